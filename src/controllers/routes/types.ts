@@ -1,0 +1,66 @@
+/**
+ * The compiled route table: an immutable snapshot the proxy matches requests against.
+ * Built by src/controllers/routes/compile.ts from the store; swapped atomically by the proxy.
+ */
+import type { PathType } from '../../api/types.js';
+
+export type UpstreamScheme = 'http' | 'https' | 'h2c';
+
+/** One ready (or not) address:port of a Service's endpoints. */
+export interface UpstreamEndpoint {
+  /** `http://10.0.0.1:8080` or `http://[fd00::1]:8080`; the key of the upstream connection pool. */
+  readonly origin: string;
+  readonly address: string;
+  readonly port: number;
+  readonly ready: boolean;
+}
+
+export interface StickyCookie {
+  name: string;
+  secure: boolean;
+  httpOnly: boolean;
+  sameSite?: 'none' | 'lax' | 'strict';
+  maxAge?: number;
+}
+
+/** Where a route sends traffic: the resolved endpoints of one Service port. */
+export interface Backend {
+  /** `namespace/service:port`, stable, used in metrics and logs. */
+  readonly id: string;
+  readonly namespace: string;
+  readonly service: string;
+  readonly port: number | string;
+  /** Ready endpoints only, in a stable order. Empty → 503. */
+  readonly endpoints: readonly UpstreamEndpoint[];
+  /** Set when the Service or its port is missing: the route exists, its backend does not (503). */
+  readonly error?: string;
+  readonly scheme: UpstreamScheme;
+  /** traefik service.passhostheader; default true. */
+  readonly passHostHeader: boolean;
+  readonly sticky?: StickyCookie;
+}
+
+export interface Route {
+  /** Unique within a table: `host|pathType|path` (`*` for host-less). Used as the metrics label. */
+  readonly id: string;
+  /** Lower case; `''` for rules without host; `*.example.com` for wildcards. */
+  readonly host: string;
+  readonly path: string;
+  readonly pathType: PathType;
+  readonly ingress: { namespace: string; name: string };
+  readonly backend: Backend;
+  /** Set on the route that answers requests no rule matched (spec.defaultBackend). */
+  readonly isDefault?: boolean;
+}
+
+export interface RouteTable {
+  /** Increases with every compiled table. */
+  readonly version: number;
+  /**
+   * The route for a request. `host` is lower case without port or trailing dot; `path` is the
+   * normalized path (no query). Undefined → 404.
+   */
+  match(host: string, path: string): Route | undefined;
+  /** Every route, for /api/routes and tests. */
+  routes(): readonly Route[];
+}

@@ -1,4 +1,4 @@
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { pino, destination, stdTimeFunctions, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
 
@@ -12,24 +12,24 @@ export interface LogOptions {
 /** The process logger. Secrets never reach it: callers log names, not values. */
 export function createLogger(opts: LogOptions = {}): Logger {
   const level = opts.level ?? 'info';
-  const dest = pino.destination({ dest: opts.destination ?? 2, sync: false });
+  const dest = destination({ dest: opts.destination ?? 2, sync: false });
   if (opts.format === 'pretty') {
     return pino(
       {
         level,
         base: undefined,
-        timestamp: pino.stdTimeFunctions.isoTime,
+        timestamp: stdTimeFunctions.isoTime,
         formatters: { level: (label) => ({ level: label }) },
       },
       prettyStream(opts.destination ?? 2),
     );
   }
-  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, dest);
+  return pino({ level, base: undefined, timestamp: stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, dest);
 }
 
 /** A tiny human format: `HH:MM:SS level msg key=value ...`, without a prettifier dependency. */
 function prettyStream(fd: number | string) {
-  const out = pino.destination({ dest: fd, sync: false });
+  const out = destination({ dest: fd, sync: false });
   return {
     write(line: string) {
       try {

@@ -32,6 +32,8 @@ export interface Backend {
   readonly port: number | string;
   /** Ready endpoints only, in a stable order. Empty → 503. */
   readonly endpoints: readonly UpstreamEndpoint[];
+  /** Endpoints that exist but are not ready (for /api/routes; never receive traffic). */
+  readonly unready?: readonly UpstreamEndpoint[];
   /** Set when the Service or its port is missing: the route exists, its backend does not (503). */
   readonly error?: string;
   readonly scheme: UpstreamScheme;

@@ -1,0 +1,253 @@
+/**
+ * Compiles the store's Ingresses, Services and EndpointSlices into route tables. Incremental: a
+ * change rebuilds only the hosts it touches, so one Ingress among ten thousand costs one host.
+ */
+import { keyOf, nsName, olderFirst, type ObjectKey } from '../../api/meta.js';
+import { SERVICE_NAME_LABEL, type EndpointSlice, type Ingress, type IngressBackend, type IngressClass, type PathType, type Service } from '../../api/types.js';
+import type { Change, Store } from '../../store/store.js';
+import { backendId, resolveBackend } from './backends.js';
+import { classView, ingressIsOurs, type ClassConfig, type ClassView } from './classes.js';
+import { effectiveType, prefixKey } from './paths.js';
+import { CompiledTable, type HostRoutes } from './table.js';
+import type { Backend, Route } from './types.js';
+
+export const SLICES_BY_SERVICE = 'endpointslices-by-service';
+
+/** One path of one rule of one Ingress, before backends are resolved. */
+interface RuleSpec {
+  host: string;
+  path: string;
+  pathType: PathType;
+  backend: IngressBackend;
+  ingress: Ingress;
+}
+
+export interface RouteConflict {
+  host: string;
+  path: string;
+  pathType: PathType;
+  winner: string;
+  loser: string;
+  message: string;
+}
+
+export function registerRouteIndexes(store: Store): void {
+  store.addIndex(SLICES_BY_SERVICE, 'EndpointSlice', (o) => {
+    const svc = o.metadata.labels?.[SERVICE_NAME_LABEL];
+    return svc ? [`${o.metadata.namespace}/${svc}`] : [];
+  });
+}
+
+function serviceRef(ns: string, b: IngressBackend): string {
+  return `${ns}/${b.service.name}`;
+}
+
+export class RouteCompiler {
+  private view: ClassView = { ours: new Set(), defaultIsOurs: false };
+  private readonly rules = new Map<ObjectKey, RuleSpec[]>();
+  private readonly defaults = new Map<ObjectKey, RuleSpec>();
+  private readonly hostIngresses = new Map<string, Set<ObjectKey>>();
+  /** `ns/service` → rule hosts whose routes use it ('\0default' for the default backend). */
+  private readonly serviceUsers = new Map<string, Set<string>>();
+  private readonly hostConflicts = new Map<string, RouteConflict[]>();
+  private exact = new Map<string, HostRoutes>();
+  private wildcard = new Map<string, HostRoutes>();
+  private hostless: HostRoutes | undefined;
+  private fallback: Route | undefined;
+  private fallbackConflicts: RouteConflict[] = [];
+  private version = 0;
+  private table: CompiledTable = new CompiledTable(0, new Map(), new Map(), undefined, undefined);
+
+  constructor(
+    private readonly store: Store,
+    private readonly cfg: ClassConfig,
+  ) {}
+
+  current(): CompiledTable {
+    return this.table;
+  }
+
+  conflicts(): RouteConflict[] {
+    return [...[...this.hostConflicts.values()].flat(), ...this.fallbackConflicts];
+  }
+
+  /** Builds everything from the store. */
+  rebuild(): CompiledTable {
+    this.view = classView(this.store.objects<IngressClass>('IngressClass'), this.cfg);
+    this.rules.clear();
+    this.defaults.clear();
+    this.hostIngresses.clear();
+    this.serviceUsers.clear();
+    this.hostConflicts.clear();
+    this.exact = new Map();
+    this.wildcard = new Map();
+    this.hostless = undefined;
+    for (const ing of this.store.objects<Ingress>('Ingress')) this.addIngress(ing);
+    const hosts = new Set(this.hostIngresses.keys());
+    return this.publish(hosts, true);
+  }
+
+  /** Applies a batch of store changes; returns the new table, or the same one when nothing routing-relevant changed. */
+  apply(changes: readonly Change[]): CompiledTable {
+    if (changes.some((c) => c.kind === 'IngressClass')) return this.rebuild();
+    const hosts = new Set<string>();
+    let fallbackDirty = false;
+    for (const c of changes) {
+      if (c.kind === 'Ingress') {
+        const key = c.key;
+        const oldRules = this.rules.get(key);
+        if (oldRules) for (const r of oldRules) hosts.add(r.host);
+        if (this.defaults.has(key)) fallbackDirty = true;
+        this.removeIngress(key);
+        const ing = c.new?.object as Ingress | undefined;
+        if (ing) {
+          this.addIngress(ing);
+          for (const r of this.rules.get(key) ?? []) hosts.add(r.host);
+          if (this.defaults.has(key)) fallbackDirty = true;
+        }
+      } else if (c.kind === 'Service' || c.kind === 'EndpointSlice') {
+        const o = (c.new ?? c.old)!.object;
+        const names = new Set<string>();
+        if (c.kind === 'Service') names.add(`${o.metadata.namespace}/${o.metadata.name}`);
+        for (const e of [c.old, c.new]) {
+          const svc = e?.object.metadata.labels?.[SERVICE_NAME_LABEL];
+          if (c.kind === 'EndpointSlice' && svc) names.add(`${e!.object.metadata.namespace}/${svc}`);
+        }
+        for (const n of names) for (const h of this.serviceUsers.get(n) ?? []) (h === '\0default' ? (fallbackDirty = true) : hosts.add(h));
+      }
+    }
+    if (!hosts.size && !fallbackDirty) return this.table;
+    return this.publish(hosts, fallbackDirty);
+  }
+
+  private addIngress(ing: Ingress): void {
+    if (!ingressIsOurs(ing, this.view)) return;
+    const key = keyOf(ing);
+    const ns = ing.metadata.namespace;
+    const specs: RuleSpec[] = [];
+    for (const rule of ing.spec.rules ?? []) {
+      const host = rule.host ?? '';
+      for (const p of rule.http?.paths ?? []) specs.push({ host, path: p.path, pathType: p.pathType, backend: p.backend, ingress: ing });
+      if (!rule.http) continue;
+    }
+    this.rules.set(key, specs);
+    for (const s of specs) {
+      let set = this.hostIngresses.get(s.host);
+      if (!set) this.hostIngresses.set(s.host, (set = new Set()));
+      set.add(key);
+      this.use(serviceRef(ns, s.backend), s.host);
+    }
+    if (ing.spec.defaultBackend) {
+      this.defaults.set(key, { host: '', path: '/', pathType: 'Prefix', backend: ing.spec.defaultBackend, ingress: ing });
+      this.use(serviceRef(ns, ing.spec.defaultBackend), '\0default');
+    }
+  }
+
+  private removeIngress(key: ObjectKey): void {
+    const old = this.rules.get(key);
+    if (old) {
+      for (const r of old) {
+        const set = this.hostIngresses.get(r.host);
+        set?.delete(key);
+        if (set && !set.size) this.hostIngresses.delete(r.host);
+      }
+      this.rules.delete(key);
+    }
+    this.defaults.delete(key);
+    // serviceUsers keeps stale hosts; a stale entry only costs a needless host rebuild and is pruned there.
+  }
+
+  private use(service: string, host: string): void {
+    let s = this.serviceUsers.get(service);
+    if (!s) this.serviceUsers.set(service, (s = new Set()));
+    s.add(host);
+  }
+
+  private publish(hosts: Set<string>, fallbackDirty: boolean): CompiledTable {
+    const exact = new Map(this.exact);
+    const wildcard = new Map(this.wildcard);
+    const memo = new Map<string, Backend>();
+    for (const host of hosts) {
+      const built = this.buildHost(host, memo);
+      if (host === '') this.hostless = built;
+      else if (host.startsWith('*.')) built ? wildcard.set(host.slice(2), built) : wildcard.delete(host.slice(2));
+      else built ? exact.set(host, built) : exact.delete(host);
+    }
+    if (fallbackDirty) this.buildFallback(memo);
+    this.exact = exact;
+    this.wildcard = wildcard;
+    this.table = new CompiledTable(++this.version, exact, wildcard, this.hostless, this.fallback);
+    return this.table;
+  }
+
+  private backendFor(ns: string, b: IngressBackend, memo: Map<string, Backend>): Backend {
+    const id = backendId(ns, b.service.name, b.service.port);
+    let be = memo.get(id);
+    if (!be) {
+      const svc = this.store.getObject<Service>('Service', ns, b.service.name);
+      const slices = this.store.byIndex<EndpointSlice>(SLICES_BY_SERVICE, `${ns}/${b.service.name}`).map((e) => e.object);
+      be = resolveBackend(ns, b.service.name, b.service.port, svc, slices);
+      memo.set(id, be);
+    }
+    return be;
+  }
+
+  private buildHost(host: string, memo: Map<string, Backend>): HostRoutes | undefined {
+    const keys = this.hostIngresses.get(host);
+    this.hostConflicts.delete(host);
+    if (!keys?.size) return undefined;
+    const specs: RuleSpec[] = [];
+    for (const k of keys) for (const r of this.rules.get(k) ?? []) if (r.host === host) specs.push(r);
+    // Oldest Ingress first: the first definition of an identical host+path+type wins.
+    specs.sort((a, b) => olderFirst(a.ingress, b.ingress));
+    const exact = new Map<string, Route>();
+    const prefix = new Map<string, Route>();
+    const conflicts: RouteConflict[] = [];
+    for (const s of specs) {
+      const type = effectiveType(s.pathType);
+      const map = type === 'Exact' ? exact : prefix;
+      const k = type === 'Exact' ? s.path : prefixKey(s.path);
+      const prev = map.get(k);
+      const ns = s.ingress.metadata.namespace;
+      if (prev) {
+        const loser = nsName(s.ingress);
+        const winner = `${prev.ingress.namespace}/${prev.ingress.name}`;
+        if (loser !== winner)
+          conflicts.push({ host, path: s.path, pathType: s.pathType, winner, loser, message: `${host || '*'}${s.path} (${s.pathType}) is already routed by the older Ingress ${winner}; the rule of ${loser} is ignored` });
+        continue;
+      }
+      map.set(k, {
+        id: `${host || '*'}|${type}|${type === 'Exact' ? s.path : k || '/'}`,
+        host,
+        path: s.path,
+        pathType: s.pathType,
+        ingress: { namespace: ns, name: s.ingress.metadata.name },
+        backend: this.backendFor(ns, s.backend, memo),
+      });
+    }
+    if (conflicts.length) this.hostConflicts.set(host, conflicts);
+    return { host, exact, prefix };
+  }
+
+  private buildFallback(memo: Map<string, Backend>): void {
+    const specs = [...this.defaults.values()].sort((a, b) => olderFirst(a.ingress, b.ingress));
+    this.fallbackConflicts = [];
+    const first = specs[0];
+    if (!first) {
+      this.fallback = undefined;
+      return;
+    }
+    const winner = nsName(first.ingress);
+    for (const s of specs.slice(1))
+      this.fallbackConflicts.push({ host: '', path: '/', pathType: 'Prefix', winner, loser: nsName(s.ingress), message: `the default backend is already set by the older Ingress ${winner}; spec.defaultBackend of ${nsName(s.ingress)} is ignored` });
+    this.fallback = {
+      id: 'default',
+      host: '',
+      path: '/',
+      pathType: 'Prefix',
+      ingress: { namespace: first.ingress.metadata.namespace, name: first.ingress.metadata.name },
+      backend: this.backendFor(first.ingress.metadata.namespace, first.backend, memo),
+      isDefault: true,
+    };
+  }
+}

@@ -1,0 +1,77 @@
+/** The immutable route table: hash lookup by host, indexed path lookup per host. */
+import type { Route, RouteTable } from './types.js';
+import { prefixKey, wildcardSuffix } from './paths.js';
+
+/** The routes of one rule host (`a.example.com`, `*.example.com` or `` for host-less rules). */
+export interface HostRoutes {
+  readonly host: string;
+  readonly exact: ReadonlyMap<string, Route>;
+  /** Keyed by the rule path without trailing slashes (`/` is ``). */
+  readonly prefix: ReadonlyMap<string, Route>;
+}
+
+export function matchPaths(h: HostRoutes, path: string): Route | undefined {
+  if (h.exact.size) {
+    const e = h.exact.get(path);
+    if (e) return e;
+  }
+  const prefix = h.prefix;
+  if (!prefix.size) return undefined;
+  // Walk the path's element boundaries from the longest prefix to the shortest.
+  let key = prefixKey(path);
+  for (;;) {
+    const r = prefix.get(key);
+    if (r) return r;
+    if (key.length === 0) return undefined;
+    key = prefixKey(key.slice(0, key.lastIndexOf('/')));
+  }
+}
+
+export class CompiledTable implements RouteTable {
+  constructor(
+    readonly version: number,
+    /** Exact rule hosts. */
+    readonly exact: ReadonlyMap<string, HostRoutes>,
+    /** Wildcard rule hosts, keyed by the suffix after `*.`. */
+    readonly wildcard: ReadonlyMap<string, HostRoutes>,
+    readonly hostless: HostRoutes | undefined,
+    readonly fallback: Route | undefined,
+  ) {}
+
+  match(host: string, path: string): Route | undefined {
+    const e = this.exact.get(host);
+    if (e) {
+      const r = matchPaths(e, path);
+      if (r) return r;
+    }
+    if (this.wildcard.size) {
+      const suffix = wildcardSuffix(host);
+      const w = suffix === undefined ? undefined : this.wildcard.get(suffix);
+      if (w) {
+        const r = matchPaths(w, path);
+        if (r) return r;
+      }
+    }
+    if (this.hostless) {
+      const r = matchPaths(this.hostless, path);
+      if (r) return r;
+    }
+    return this.fallback;
+  }
+
+  routes(): Route[] {
+    const out: Route[] = [];
+    const add = (h: HostRoutes) => {
+      out.push(...h.exact.values(), ...h.prefix.values());
+    };
+    for (const h of this.exact.values()) add(h);
+    for (const h of this.wildcard.values()) add(h);
+    if (this.hostless) add(this.hostless);
+    if (this.fallback) out.push(this.fallback);
+    return out;
+  }
+
+  hostCount(): number {
+    return this.exact.size + this.wildcard.size + (this.hostless ? 1 : 0);
+  }
+}

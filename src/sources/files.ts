@@ -1,0 +1,161 @@
+/**
+ * The manifests-directory source: reads YAML/JSON files recursively, keeps the store in step with
+ * them, and watches for changes (added, changed, deleted files take effect within a second).
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve, relative, sep } from 'node:path';
+import type { Logger } from '../runtime/logger.js';
+import type { Component } from '../runtime/lifecycle.js';
+import type { Store } from '../store/store.js';
+import { parseManifest } from './parse.js';
+
+const EXTENSIONS = ['.yaml', '.yml', '.json'];
+const DEBOUNCE_MS = 50;
+/** A safety net for missed watch events (editors that rename, network file systems). */
+const RESCAN_MS = 2000;
+
+export interface FileSourceOptions {
+  dirs: string[];
+  store: Store;
+  logger: Logger;
+  /** Source ids are prefixed so that several sources can coexist in one store. */
+  prefix?: string;
+}
+
+export class FileSource implements Component {
+  private readonly dirs: string[];
+  private readonly watchers: FSWatcher[] = [];
+  private readonly mtimes = new Map<string, number>();
+  private readonly dirty = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private stopped = false;
+  /** Called after each batch of file changes reached the store (used for reload metrics). */
+  onSync?: (info: { files: number; ok: boolean }) => void;
+
+  constructor(private readonly opts: FileSourceOptions) {
+    this.dirs = opts.dirs.map((d) => resolve(d));
+  }
+
+  /** Loads everything once, then watches. Resolves when the first full load is in the store. */
+  async start(): Promise<void> {
+    for (const dir of this.dirs) {
+      const st = await stat(dir).catch(() => undefined);
+      if (!st?.isDirectory()) throw new Error(`manifests directory ${dir} does not exist or is not a directory`);
+    }
+    await this.scanAll();
+    for (const dir of this.dirs) {
+      const w = watch(dir, { recursive: true }, (_event, name) => {
+        if (name) this.markDirty(join(dir, name.toString()));
+        else this.markDirty(dir);
+      });
+      w.on('error', (err) => this.opts.logger.warn({ dir, err: err.message }, 'manifest watcher error; falling back to periodic rescans'));
+      this.watchers.push(w);
+    }
+    this.rescanTimer = setInterval(() => this.enqueue(() => this.scanAll()), RESCAN_MS);
+    this.rescanTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const w of this.watchers) w.close();
+    this.watchers.length = 0;
+    clearTimeout(this.timer);
+    clearInterval(this.rescanTimer);
+    await this.running;
+  }
+
+  private markDirty(path: string): void {
+    this.dirty.add(path);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      const paths = [...this.dirty];
+      this.dirty.clear();
+      this.enqueue(() => this.syncPaths(paths));
+    }, DEBOUNCE_MS);
+  }
+
+  private enqueue(fn: () => Promise<void>): void {
+    this.running = this.running.then(() => (this.stopped ? undefined : fn())).catch((err: Error) => this.opts.logger.error({ err: err.message }, 'manifest sync failed'));
+  }
+
+  private sourceId(file: string): string {
+    return (this.opts.prefix ?? '') + file;
+  }
+
+  private async scanAll(): Promise<void> {
+    const found = new Set<string>();
+    for (const dir of this.dirs) for (const f of await listFiles(dir)) found.add(f);
+    const changed: string[] = [];
+    for (const f of found) {
+      const st = await stat(f).catch(() => undefined);
+      if (!st) continue;
+      if (this.mtimes.get(f) !== st.mtimeMs) changed.push(f);
+    }
+    for (const f of this.mtimes.keys()) if (!found.has(f)) changed.push(f);
+    if (changed.length) await this.syncPaths(changed);
+  }
+
+  private async syncPaths(paths: string[]): Promise<void> {
+    const files = new Set<string>();
+    for (const p of paths) {
+      const st = await stat(p).catch(() => undefined);
+      if (st?.isDirectory()) {
+        for (const f of await listFiles(p)) files.add(f);
+        // Files under a directory that vanished or was renamed away.
+        for (const f of this.mtimes.keys()) if (f.startsWith(p + sep)) files.add(f);
+      } else if (isManifest(p)) files.add(p);
+      else if (!st) for (const f of this.mtimes.keys()) if (f.startsWith(p + sep)) files.add(f);
+    }
+    let ok = true;
+    for (const f of files) ok = (await this.syncFile(f)) && ok;
+    this.opts.store.flush();
+    if (files.size) this.onSync?.({ files: files.size, ok });
+  }
+
+  /** Reads one file into the store; a vanished file removes its objects. Returns false when it had errors. */
+  private async syncFile(file: string): Promise<boolean> {
+    const { store, logger } = this.opts;
+    const st = await stat(file).catch(() => undefined);
+    let text: string | undefined;
+    if (st?.isFile()) text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text === undefined) {
+      if (this.mtimes.delete(file)) {
+        store.replaceSource(this.sourceId(file), []);
+        logger.info({ file: this.display(file) }, 'manifest file removed');
+      }
+      return true;
+    }
+    this.mtimes.set(file, st!.mtimeMs);
+    const parsed = parseManifest(file, text);
+    for (const ig of parsed.ignored) logger.debug({ file: this.display(file), doc: ig.doc, kind: ig.kind, apiVersion: ig.apiVersion }, 'ignoring a kind gangplank does not read');
+    for (const r of parsed.rejected)
+      logger.warn({ file: this.display(file), doc: r.origin.doc, kind: r.kind, name: r.name, errors: r.errors.map((e) => `${e.path}: ${e.message}`) }, 'invalid object rejected');
+    store.replaceSource(this.sourceId(file), parsed.objects, parsed.rejected);
+    return parsed.rejected.length === 0;
+  }
+
+  private display(file: string): string {
+    for (const d of this.dirs) if (file.startsWith(d + sep)) return relative(d, file) || file;
+    return file;
+  }
+}
+
+function isManifest(p: string): boolean {
+  const base = p.split(sep).pop() ?? '';
+  return !base.startsWith('.') && EXTENSIONS.some((e) => p.endsWith(e));
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await listFiles(p)));
+    else if (e.isFile() && isManifest(p)) out.push(p);
+  }
+  return out.sort();
+}

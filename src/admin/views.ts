@@ -1,0 +1,47 @@
+/** JSON views for the admin API: what is loaded, what is rejected and why, what routes where. */
+import { parseKey } from '../api/meta.js';
+import type { RoutesController } from '../controllers/routes/controller.js';
+import type { Store } from '../store/store.js';
+
+export function objectsView(store: Store) {
+  const objects = [];
+  for (const e of store.allEntries()) {
+    const k = parseKey(e.key);
+    objects.push({ kind: k.kind, namespace: k.namespace || undefined, name: k.name, source: e.origin.source, document: e.origin.doc, error: null });
+  }
+  objects.sort((a, b) => (a.kind + a.namespace + a.name < b.kind + b.namespace + b.name ? -1 : 1));
+  const rejected = store.rejected().map((r) => ({
+    kind: r.kind ?? null,
+    namespace: r.namespace ?? null,
+    name: r.name ?? null,
+    source: r.origin.source,
+    document: r.origin.doc,
+    error: r.errors.map((e) => `${e.path}: ${e.message}`).join('; '),
+    errors: r.errors,
+  }));
+  return { objects, rejected };
+}
+
+export function routesView(routes: RoutesController) {
+  const table = routes.current();
+  const conflicts = routes.conflicts();
+  return {
+    version: table.version,
+    routes: table.routes().map((r) => ({
+      id: r.id,
+      host: r.host || '*',
+      path: r.path,
+      pathType: r.pathType,
+      default: r.isDefault ?? false,
+      ingress: `${r.ingress.namespace}/${r.ingress.name}`,
+      service: `${r.backend.namespace}/${r.backend.service}`,
+      port: r.backend.port,
+      scheme: r.backend.scheme,
+      state: r.backend.error ? 'backend-missing' : r.backend.endpoints.length ? 'ok' : 'no-ready-endpoints',
+      error: r.backend.error ?? null,
+      endpoints: [...r.backend.endpoints, ...(r.backend.unready ?? [])].map((e) => ({ address: e.address, port: e.port, ready: e.ready })),
+      conflicts: conflicts.filter((c) => c.host === r.host && c.path === r.path).map((c) => ({ loser: c.loser, message: c.message })),
+    })),
+    conflicts,
+  };
+}

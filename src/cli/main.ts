@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The gangplank command line: run, demo, version. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, RUN_OPTIONS, resolveConfig, type RunConfig } from '../runtime/config.js';
 import { startApp } from '../runtime/app.js';
@@ -44,6 +44,7 @@ export function configFromCommand(cmd: Command): RunConfig {
 async function run(cmd: Command): Promise<void> {
   const cfg = configFromCommand(cmd);
   if (!cfg.manifests.length) throw new ConfigError('--manifests: give at least one directory of Kubernetes manifests (flag or config file)');
+  for (const d of cfg.manifests) if (!statSync(d, { throwIfNoEntry: false })?.isDirectory()) throw new ConfigError(`--manifests ${d}: no such directory`);
   const logger = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
   const app = await startApp(cfg, logger);
   const sig = await untilSignal();

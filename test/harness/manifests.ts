@@ -1,6 +1,6 @@
 /** Builders for manifest files used by black-box tests. */
-import { writeFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 
 export function serviceWithEndpoints(name: string, ports: number[], opts: { ns?: string; ready?: boolean[]; annotations?: Record<string, string> } = {}): object[] {
@@ -56,7 +56,8 @@ export function toYaml(docs: object[]): string {
 /** Writes a manifest file atomically (as editors and kubectl-like tools do). */
 export async function writeManifest(dir: string, file: string, docs: object[] | string): Promise<string> {
   const path = join(dir, file);
-  const tmp = join(dir, `.${file}.tmp`);
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.tmp`);
   await writeFile(tmp, typeof docs === 'string' ? docs : toYaml(docs));
   await rename(tmp, path);
   return path;

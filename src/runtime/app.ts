@@ -9,6 +9,11 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { AdminServer } from '../admin/server.js';
 import { objectsView, routesView } from '../admin/views.js';
 import { RoutesController } from '../controllers/routes/controller.js';
+import { DnsController } from '../controllers/dns/controller.js';
+import { buildDnsBackend } from '../controllers/dns/factory.js';
+import { IngressStatusController } from '../controllers/status.js';
+import type { Policy } from '../controllers/dns/plan.js';
+import type { RecordType } from '../controllers/dns/types.js';
 import { HttpProxy } from '../proxy/proxy.js';
 import { createProxyMetrics } from '../proxy/metrics.js';
 import { FileSource } from '../sources/files.js';
@@ -25,6 +30,7 @@ export interface App {
   proxy: HttpProxy;
   logger: Logger;
   registry: Registry;
+  dns?: DnsController;
   stop(): Promise<void>;
 }
 
@@ -60,6 +66,33 @@ export async function startApp(cfg: RunConfig, logger: Logger = createLogger({ l
   const admin = new AdminServer({ bind: cfg.adminBind, port: cfg.adminPort, registry, logger: logger.child({ component: 'admin' }), ready: () => ready });
   admin.addJson('/api/routes', () => routesView(routes));
   admin.addJson('/api/objects', () => objectsView(store));
+  const classes = { ingressClass: cfg.ingressClass };
+  const publish = { publishService: cfg.publishService || undefined, publishAddress: cfg.publishAddress };
+  const status = new IngressStatusController(store, writer, classes, publish, logger.child({ component: 'status' }));
+  const dnsBackend = buildDnsBackend(cfg, stateDir, logger.child({ component: 'dns' }));
+  const dns = dnsBackend
+    ? new DnsController({
+        store,
+        provider: dnsBackend.provider,
+        logger: logger.child({ component: 'dns', provider: dnsBackend.provider.name }),
+        registry,
+        classes,
+        publish,
+        policy: cfg.policy as Policy,
+        domainFilter: cfg.domainFilter,
+        excludeDomains: cfg.excludeDomains,
+        managedTypes: cfg.managedRecordTypes as RecordType[],
+        txt: {
+          ownerId: cfg.txtOwnerId,
+          prefix: cfg.txtPrefix || undefined,
+          suffix: cfg.txtSuffix || undefined,
+          wildcardReplacement: cfg.txtWildcardReplacement || undefined,
+          migrateFromOwner: cfg.migrateFromTxtOwner || undefined,
+        },
+        intervalMs: cfg.interval,
+      })
+    : undefined;
+  if (dns) admin.addJson('/api/dns', () => dns.view());
   const source = new FileSource({ dirs: cfg.manifests, store, logger: logger.child({ component: 'files' }) });
   source.onSync = () => invalid.set(store.rejected().length);
 
@@ -83,6 +116,16 @@ export async function startApp(cfg: RunConfig, logger: Logger = createLogger({ l
     started.push(routes);
     await proxy.start();
     started.push(proxy);
+    await status.start();
+    started.push(status);
+    for (const c of dnsBackend?.components ?? []) {
+      await c.start();
+      started.push(c);
+    }
+    if (dns) {
+      await dns.start();
+      started.push(dns);
+    }
   } catch (err) {
     await stop();
     throw err;
@@ -92,5 +135,5 @@ export async function startApp(cfg: RunConfig, logger: Logger = createLogger({ l
     { web: `${cfg.bind || '*'}:${proxy.address().port}`, admin: `${cfg.adminBind}:${admin.address().port}`, objects: store.size(), invalid: store.rejected().length, manifests: cfg.manifests },
     'gangplank is serving',
   );
-  return { store, routes, admin, proxy, logger, registry, stop };
+  return { store, routes, admin, proxy, logger, registry, dns, stop };
 }

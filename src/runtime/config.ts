@@ -25,10 +25,42 @@ export interface RunConfig {
   clientHeaderTimeout: number;
   clientRequestTimeout: number;
   keepAliveTimeout: number;
+  // Published address (Ingress status, DNS targets)
+  publishService: string;
+  publishAddress: string[];
+  // DNS (ExternalDNS flag names)
+  provider: 'embedded' | 'rfc2136' | 'aws' | 'none';
+  dnsPort: number;
+  dnsZone: string[];
+  dnsTsigKey: string[];
+  policy: 'sync' | 'upsert-only' | 'create-only';
+  domainFilter: string[];
+  excludeDomains: string[];
+  managedRecordTypes: string[];
+  txtOwnerId: string;
+  txtPrefix: string;
+  txtSuffix: string;
+  txtWildcardReplacement: string;
+  migrateFromTxtOwner: string;
+  interval: number;
+  rfc2136Host: string;
+  rfc2136Port: number;
+  rfc2136Zone: string[];
+  rfc2136TsigKeyname: string;
+  rfc2136TsigSecretAlg: string;
+  rfc2136TsigSecretFile: string;
+  rfc2136TsigAxfr: boolean;
+  rfc2136Insecure: boolean;
+  rfc2136BatchChangeSize: number;
+  rfc2136MinTtl: number;
+  awsZoneType: '' | 'public' | 'private';
+  awsZonesCacheDuration: number;
+  awsBatchChangeSize: number;
+  awsEvaluateTargetHealth: boolean;
 }
 
 /** Kind of each option: how a flag value or a file value is converted and checked. */
-type Kind = 'string' | 'strings' | 'port' | 'ms' | 'bool' | 'cidrs' | { oneOf: readonly string[] };
+type Kind = 'string' | 'strings' | 'csv' | 'port' | 'int' | 'ms' | 'seconds' | 'bool' | 'cidrs' | { oneOf: readonly string[] };
 
 interface OptionSpec {
   key: keyof RunConfig;
@@ -57,6 +89,36 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'clientHeaderTimeout', flag: 'client-header-timeout', kind: 'ms', default: 10000, help: 'time for a client to send request headers (ms)' },
   { key: 'clientRequestTimeout', flag: 'client-request-timeout', kind: 'ms', default: 300000, help: 'time for a client to send a whole request (ms; 0 = none)' },
   { key: 'keepAliveTimeout', flag: 'keep-alive-timeout', kind: 'ms', default: 360000, help: 'idle keep-alive time of client connections (ms; above the AWS NLB idle timeout of 350 s)' },
+  { key: 'publishService', flag: 'publish-service', kind: 'string', default: '', help: 'NAMESPACE/NAME of the LoadBalancer Service whose address the served Ingresses publish' },
+  { key: 'publishAddress', flag: 'publish-address', kind: 'strings', default: [], help: 'IP or host name the served Ingresses publish (repeatable)' },
+  { key: 'provider', flag: 'provider', kind: { oneOf: ['embedded', 'rfc2136', 'aws', 'none'] }, default: 'embedded', help: 'DNS provider for published host names' },
+  { key: 'dnsPort', flag: 'dns-port', kind: 'port', default: 5353, help: 'port of the embedded DNS server, UDP and TCP (0 turns it off)' },
+  { key: 'dnsZone', flag: 'dns-zone', kind: 'strings', default: [], help: 'zone the embedded DNS server is authoritative for (repeatable)' },
+  { key: 'dnsTsigKey', flag: 'dns-tsig-key', kind: 'strings', default: [], help: 'NAME:ALGORITHM:SECRET_FILE of a TSIG key allowed to send RFC 2136 updates to the embedded server (repeatable)' },
+  { key: 'policy', flag: 'policy', kind: { oneOf: ['sync', 'upsert-only', 'create-only'] }, default: 'sync', help: 'what the DNS controller may do with records it owns' },
+  { key: 'domainFilter', flag: 'domain-filter', kind: 'strings', default: [], help: 'only manage names under this domain (repeatable)' },
+  { key: 'excludeDomains', flag: 'exclude-domains', kind: 'strings', default: [], help: 'never manage names under this domain (repeatable)' },
+  { key: 'managedRecordTypes', flag: 'managed-record-types', kind: 'csv', default: ['A', 'AAAA', 'CNAME'], help: 'record types the DNS controller manages' },
+  { key: 'txtOwnerId', flag: 'txt-owner-id', kind: 'string', default: 'default', help: 'owner id written into the TXT ownership records' },
+  { key: 'txtPrefix', flag: 'txt-prefix', kind: 'string', default: '', help: 'prefix of ownership TXT names (may contain %{record_type})' },
+  { key: 'txtSuffix', flag: 'txt-suffix', kind: 'string', default: '', help: 'suffix of the first label of ownership TXT names (may contain %{record_type})' },
+  { key: 'txtWildcardReplacement', flag: 'txt-wildcard-replacement', kind: 'string', default: '', help: 'what replaces "*" in ownership TXT names of wildcard records' },
+  { key: 'migrateFromTxtOwner', flag: 'migrate-from-txt-owner', kind: 'string', default: '', help: 'take over the records of this other owner id' },
+  { key: 'interval', flag: 'interval', kind: 'ms', default: 60000, help: 'period of the DNS drift check (e.g. 1m)' },
+  { key: 'rfc2136Host', flag: 'rfc2136-host', kind: 'string', default: '', help: 'RFC 2136 server address' },
+  { key: 'rfc2136Port', flag: 'rfc2136-port', kind: 'port', default: 53, help: 'RFC 2136 server port' },
+  { key: 'rfc2136Zone', flag: 'rfc2136-zone', kind: 'strings', default: [], help: 'zone to update through RFC 2136 (repeatable; the longest match wins)' },
+  { key: 'rfc2136TsigKeyname', flag: 'rfc2136-tsig-keyname', kind: 'string', default: '', help: 'TSIG key name' },
+  { key: 'rfc2136TsigSecretAlg', flag: 'rfc2136-tsig-secret-alg', kind: { oneOf: ['hmac-sha1', 'hmac-sha224', 'hmac-sha256', 'hmac-sha384', 'hmac-sha512'] }, default: 'hmac-sha256', help: 'TSIG algorithm' },
+  { key: 'rfc2136TsigSecretFile', flag: 'rfc2136-tsig-secret-file', kind: 'string', default: '', help: 'file holding the base64 TSIG secret (or set EXTERNAL_DNS_RFC2136_TSIG_SECRET)' },
+  { key: 'rfc2136TsigAxfr', flag: 'rfc2136-tsig-axfr', kind: 'bool', default: false, help: 'list zones by TSIG-signed AXFR' },
+  { key: 'rfc2136Insecure', flag: 'rfc2136-insecure', kind: 'bool', default: false, help: 'send unsigned updates (no TSIG)' },
+  { key: 'rfc2136BatchChangeSize', flag: 'rfc2136-batch-change-size', kind: 'int', default: 50, help: 'changes per RFC 2136 UPDATE message' },
+  { key: 'rfc2136MinTtl', flag: 'rfc2136-min-ttl', kind: 'seconds', default: 0, help: 'lowest TTL written through RFC 2136 (seconds or a duration)' },
+  { key: 'awsZoneType', flag: 'aws-zone-type', kind: { oneOf: ['', 'public', 'private'] }, default: '', help: 'only public or only private Route 53 zones' },
+  { key: 'awsZonesCacheDuration', flag: 'aws-zones-cache-duration', kind: 'ms', default: 0, help: 'how long the Route 53 zone list is cached' },
+  { key: 'awsBatchChangeSize', flag: 'aws-batch-change-size', kind: 'int', default: 1000, help: 'changes per Route 53 request' },
+  { key: 'awsEvaluateTargetHealth', flag: 'aws-evaluate-target-health', kind: 'bool', default: true, help: 'default EvaluateTargetHealth of alias records' },
 ];
 
 export class ConfigError extends Error {
@@ -80,6 +142,23 @@ function convert(spec: OptionSpec, value: unknown, where: string): unknown {
       const list = Array.isArray(value) ? value : [value];
       if (!list.every((v) => typeof v === 'string' && v.length > 0)) throw bad('must be a list of non-empty strings');
       return list;
+    }
+    case 'csv': {
+      const list = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean);
+      if (!list.length) throw bad('must be a non-empty comma-separated list');
+      return list;
+    }
+    case 'int': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
+      if (!Number.isInteger(n) || n < 0) throw bad('must be a non-negative integer');
+      return n;
+    }
+    case 'seconds': {
+      if (typeof value === 'number' && value >= 0) return value;
+      const m = typeof value === 'string' ? DURATION.exec(value.trim()) : null;
+      if (!m) throw bad('must be seconds, or a duration (30s, 5m, 1h)');
+      const mult = { ms: 0.001, s: 1, m: 60, h: 3600 }[(m[2] ?? 's') as 's'];
+      return Math.round(Number(m[1]) * mult);
     }
     case 'port': {
       const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
@@ -146,6 +225,14 @@ export function resolveConfig(cli: Record<string, unknown>, file?: string): RunC
     else out[spec.key] = spec.default;
   }
   const cfg = out as unknown as RunConfig;
+  if (cfg.publishService && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(cfg.publishService)) throw new ConfigError(`--publish-service: must be NAMESPACE/NAME, got ${JSON.stringify(cfg.publishService)}`);
+  const badType = cfg.managedRecordTypes.find((t) => !['A', 'AAAA', 'CNAME', 'TXT', 'NS', 'MX', 'SRV'].includes(t));
+  if (badType) throw new ConfigError(`--managed-record-types: unknown record type ${JSON.stringify(badType)}`);
+  if (cfg.provider === 'rfc2136') {
+    if (!cfg.rfc2136Host) throw new ConfigError('--provider rfc2136 needs --rfc2136-host');
+    if (!cfg.rfc2136Zone.length) throw new ConfigError('--provider rfc2136 needs at least one --rfc2136-zone');
+    if (!cfg.rfc2136Insecure && !cfg.rfc2136TsigKeyname) throw new ConfigError('--provider rfc2136 needs --rfc2136-tsig-keyname (or --rfc2136-insecure true)');
+  }
   if (cfg.clientRequestTimeout !== 0 && cfg.clientHeaderTimeout > cfg.clientRequestTimeout)
     throw new ConfigError(`--client-header-timeout (${cfg.clientHeaderTimeout} ms) must not exceed --client-request-timeout (${cfg.clientRequestTimeout} ms)`);
   return cfg;

@@ -12,6 +12,9 @@ import { cloneRecord, nodeKey, recordKey } from './records.js';
 import { fromTxtName, txtNameFor, type TxtNameConfig } from './txt-name.js';
 import type { ChangeSet, DnsRecord, RecordType } from './types.js';
 
+/** Label on an ownership TXT naming the record it owns (batching keeps the two together). */
+export const OWNED_RECORD_LABEL = 'owned-record';
+
 export const DEFAULT_OWNER_ID = 'default';
 export const DEFAULT_MANAGED_TYPES: readonly RecordType[] = ['A', 'AAAA', 'CNAME'];
 
@@ -177,6 +180,8 @@ export function ownershipTxtFor(r: DnsRecord, labels: Record<string, string>, co
     targets: [formatLabels(labels)],
   };
   if (r.setIdentifier !== undefined) txt.setIdentifier = r.setIdentifier;
+  // Lets batching keep the TXT with its record whatever --txt-prefix/--txt-suffix made of its name.
+  txt.labels = { [OWNED_RECORD_LABEL]: r.name };
   const ps = txtProviderSpecific(r);
   if (ps) txt.providerSpecific = ps;
   return txt;

@@ -67,6 +67,11 @@ export interface DnsProvider {
    * ownership TXT travel in one batch). Throws DnsProviderError on failure.
    */
   applyChanges(changes: ChangeSet): Promise<void>;
+  /**
+   * Brings a desired record into the form this provider stores and lists (drop settings it does
+   * not keep, default TTLs, alias flags), so an unchanged record never looks changed.
+   */
+  adjust?(r: DnsRecord): DnsRecord;
 }
 
 /** Normalize a DNS name: lower case, no trailing dot. */

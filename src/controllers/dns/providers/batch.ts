@@ -6,11 +6,9 @@
  */
 import { fqdn, zoneFor, type ChangeSet, type DnsRecord } from '../types.js';
 
-/**
- * Label the TXT registry puts on an ownership TXT record: the name of the record it owns.
- * Batching keeps records that share this key together.
- */
-export const OWNED_RECORD_LABEL = 'owned-record';
+import { OWNED_RECORD_LABEL } from '../registry.js';
+
+export { OWNED_RECORD_LABEL };
 
 export type ChangeAction = 'create' | 'update' | 'delete';
 

@@ -141,6 +141,12 @@ export class Rfc2136Provider implements DnsProvider {
     return out;
   }
 
+  /** RFC 2136 stores no routing settings; TTLs below --rfc2136-min-ttl are raised. */
+  adjust(r: DnsRecord): DnsRecord {
+    const ttl = r.ttl > 0 ? Math.max(r.ttl, this.o.minTtl) : 0;
+    return { ...r, ttl, providerSpecific: undefined };
+  }
+
   async applyChanges(cs: ChangeSet): Promise<void> {
     const changes = changesOf(cs);
     if (changes.length === 0) return;

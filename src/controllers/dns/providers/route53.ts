@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-route-53';
 import { DnsProviderError, fqdn, type ChangeSet, type DnsProvider, type DnsRecord } from '../types.js';
 import { changesByZone, changesOf, describeRecord, packBatches, type Change } from './batch.js';
-import { bareZoneId, fromRecordSet, mergeDualstackAliases, toRecordSets } from './route53-records.js';
+import { bareZoneId, fromRecordSet, isAlias, mergeDualstackAliases, PS_ALIAS, PS_EVALUATE_TARGET_HEALTH, toRecordSets } from './route53-records.js';
 
 export interface Route53ProviderOptions {
   /** ExternalDNS --aws-zone-type: only public or only private hosted zones; '' for both. */
@@ -76,6 +76,18 @@ export class Route53Provider implements DnsProvider {
     const out: DnsRecord[] = [];
     for (const z of wanted) out.push(...(await this.zoneRecords(z)));
     return out;
+  }
+
+  /** Alias targets are stored as alias records (no TTL, evaluate-target-health set); plain records keep aws/* settings. */
+  adjust(r: DnsRecord): DnsRecord {
+    if (isAlias(r)) {
+      const ps: Record<string, string> = { ...(r.providerSpecific ?? {}), [PS_ALIAS]: 'true' };
+      ps[PS_EVALUATE_TARGET_HEALTH] ??= String(this.opts.evaluateTargetHealth);
+      return { ...r, ttl: 0, providerSpecific: ps };
+    }
+    if (!r.providerSpecific || !(PS_ALIAS in r.providerSpecific)) return r;
+    const { [PS_ALIAS]: _drop, ...rest } = r.providerSpecific;
+    return Object.keys(rest).length ? { ...r, providerSpecific: rest } : { ...r, providerSpecific: undefined };
   }
 
   async applyChanges(cs: ChangeSet): Promise<void> {

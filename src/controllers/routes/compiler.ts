@@ -9,7 +9,8 @@ import { backendId, resolveBackend } from './backends.js';
 import { classView, ingressIsOurs, type ClassConfig, type ClassView } from './classes.js';
 import { effectiveType, prefixKey } from './paths.js';
 import { CompiledTable, type HostRoutes } from './table.js';
-import type { Backend, Route } from './types.js';
+import type { Backend, Route, TlsBinding } from './types.js';
+import { routerOptions } from '../../api/traefik.js';
 
 export const SLICES_BY_SERVICE = 'endpointslices-by-service';
 
@@ -20,6 +21,24 @@ interface RuleSpec {
   pathType: PathType;
   backend: IngressBackend;
   ingress: Ingress;
+  tls: boolean;
+  sslRedirect: boolean;
+  entrypoints?: string[];
+  priority?: number;
+}
+
+const SSL_REDIRECT_ANNOTATIONS = ['gangplank.dev/ssl-redirect', 'nginx.ingress.kubernetes.io/ssl-redirect'];
+
+/** Hosts an Ingress's spec.tls covers, with the Secret each is served with. An entry without hosts covers every rule host. */
+export function tlsBindings(ing: Ingress): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>();
+  const ns = ing.metadata.namespace;
+  for (const t of ing.spec.tls ?? []) {
+    const secret = t.secretName ? `${ns}/${t.secretName}` : undefined;
+    const hosts = t.hosts?.length ? t.hosts : (ing.spec.rules ?? []).map((r) => r.host).filter((h): h is string => !!h);
+    for (const h of hosts) if (!out.has(h)) out.set(h, secret);
+  }
+  return out;
 }
 
 export interface RouteConflict {
@@ -46,6 +65,10 @@ export class RouteCompiler {
   private view: ClassView = { ours: new Set(), defaultIsOurs: false };
   private readonly rules = new Map<ObjectKey, RuleSpec[]>();
   private readonly defaults = new Map<ObjectKey, RuleSpec>();
+  /** Ingresses with spec.tls; the TLS map is rebuilt from them on every Ingress change. */
+  private readonly tlsIngresses = new Set<ObjectKey>();
+  private tls = new Map<string, TlsBinding>();
+  private tlsConflicts: RouteConflict[] = [];
   private readonly hostIngresses = new Map<string, Set<ObjectKey>>();
   /** `ns/service` → rule hosts whose routes use it ('\0default' for the default backend). */
   private readonly serviceUsers = new Map<string, Set<string>>();
@@ -68,7 +91,7 @@ export class RouteCompiler {
   }
 
   conflicts(): RouteConflict[] {
-    return [...[...this.hostConflicts.values()].flat(), ...this.fallbackConflicts];
+    return [...[...this.hostConflicts.values()].flat(), ...this.fallbackConflicts, ...this.tlsConflicts];
   }
 
   /** Builds everything from the store. */
@@ -76,6 +99,7 @@ export class RouteCompiler {
     this.view = classView(this.store.objects<IngressClass>('IngressClass'), this.cfg);
     this.rules.clear();
     this.defaults.clear();
+    this.tlsIngresses.clear();
     this.hostIngresses.clear();
     this.serviceUsers.clear();
     this.hostConflicts.clear();
@@ -84,6 +108,7 @@ export class RouteCompiler {
     this.hostless = undefined;
     for (const ing of this.store.objects<Ingress>('Ingress')) this.addIngress(ing);
     const hosts = new Set(this.hostIngresses.keys());
+    this.buildTls();
     return this.publish(hosts, true);
   }
 
@@ -92,8 +117,10 @@ export class RouteCompiler {
     if (changes.some((c) => c.kind === 'IngressClass')) return this.rebuild();
     const hosts = new Set<string>();
     let fallbackDirty = false;
+    let tlsDirty = false;
     for (const c of changes) {
       if (c.kind === 'Ingress') {
+        tlsDirty = true;
         const key = c.key;
         const oldRules = this.rules.get(key);
         if (oldRules) for (const r of oldRules) hosts.add(r.host);
@@ -116,7 +143,8 @@ export class RouteCompiler {
         for (const n of names) for (const h of this.serviceUsers.get(n) ?? []) (h === '\0default' ? (fallbackDirty = true) : hosts.add(h));
       }
     }
-    if (!hosts.size && !fallbackDirty) return this.table;
+    if (!hosts.size && !fallbackDirty && !tlsDirty) return this.table;
+    if (tlsDirty) this.buildTls();
     return this.publish(hosts, fallbackDirty);
   }
 
@@ -125,11 +153,17 @@ export class RouteCompiler {
     const key = keyOf(ing);
     const ns = ing.metadata.namespace;
     const specs: RuleSpec[] = [];
+    const router = routerOptions(ing.metadata.annotations);
+    const tlsHosts = tlsBindings(ing);
+    const redirectOff = SSL_REDIRECT_ANNOTATIONS.some((a) => ing.metadata.annotations?.[a]?.trim().toLowerCase() === 'false');
     for (const rule of ing.spec.rules ?? []) {
       const host = rule.host ?? '';
-      for (const p of rule.http?.paths ?? []) specs.push({ host, path: p.path, pathType: p.pathType, backend: p.backend, ingress: ing });
-      if (!rule.http) continue;
+      const tls = tlsHosts.has(host) || router.tls;
+      const extra = { tls, sslRedirect: tls && !redirectOff, entrypoints: router.entrypoints, priority: router.priority };
+      for (const p of rule.http?.paths ?? []) specs.push({ host, path: p.path, pathType: p.pathType, backend: p.backend, ingress: ing, ...extra });
     }
+    if (tlsHosts.size) this.tlsIngresses.add(key);
+    else this.tlsIngresses.delete(key);
     this.rules.set(key, specs);
     for (const s of specs) {
       let set = this.hostIngresses.get(s.host);
@@ -138,7 +172,7 @@ export class RouteCompiler {
       this.use(serviceRef(ns, s.backend), s.host);
     }
     if (ing.spec.defaultBackend) {
-      this.defaults.set(key, { host: '', path: '/', pathType: 'Prefix', backend: ing.spec.defaultBackend, ingress: ing });
+      this.defaults.set(key, { host: '', path: '/', pathType: 'Prefix', backend: ing.spec.defaultBackend, ingress: ing, tls: false, sslRedirect: false });
       this.use(serviceRef(ns, ing.spec.defaultBackend), '\0default');
     }
   }
@@ -154,6 +188,7 @@ export class RouteCompiler {
       this.rules.delete(key);
     }
     this.defaults.delete(key);
+    this.tlsIngresses.delete(key);
     // serviceUsers keeps stale hosts; a stale entry only costs a needless host rebuild and is pruned there.
   }
 
@@ -176,7 +211,7 @@ export class RouteCompiler {
     if (fallbackDirty) this.buildFallback(memo);
     this.exact = exact;
     this.wildcard = wildcard;
-    this.table = new CompiledTable(++this.version, exact, wildcard, this.hostless, this.fallback);
+    this.table = new CompiledTable(++this.version, exact, wildcard, this.hostless, this.fallback, this.tls);
     return this.table;
   }
 
@@ -203,6 +238,7 @@ export class RouteCompiler {
     const exact = new Map<string, Route>();
     const prefix = new Map<string, Route>();
     const conflicts: RouteConflict[] = [];
+    let prioritized = false;
     for (const s of specs) {
       const type = effectiveType(s.pathType);
       const map = type === 'Exact' ? exact : prefix;
@@ -216,17 +252,42 @@ export class RouteCompiler {
           conflicts.push({ host, path: s.path, pathType: s.pathType, winner, loser, message: `${host || '*'}${s.path} (${s.pathType}) is already routed by the older Ingress ${winner}; the rule of ${loser} is ignored` });
         continue;
       }
-      map.set(k, {
+      const route: Route = {
         id: `${host || '*'}|${type}|${type === 'Exact' ? s.path : k || '/'}`,
         host,
         path: s.path,
         pathType: s.pathType,
         ingress: { namespace: ns, name: s.ingress.metadata.name },
         backend: this.backendFor(ns, s.backend, memo),
-      });
+        ...(s.tls ? { tls: true, sslRedirect: s.sslRedirect } : {}),
+        ...(s.entrypoints ? { entrypoints: s.entrypoints } : {}),
+        ...(s.priority !== undefined ? { priority: s.priority } : {}),
+      };
+      if (s.priority !== undefined) prioritized = true;
+      map.set(k, route);
     }
     if (conflicts.length) this.hostConflicts.set(host, conflicts);
-    return { host, exact, prefix };
+    return { host, exact, prefix, prioritized };
+  }
+
+  private buildTls(): void {
+    const ings = [...this.tlsIngresses].map((k) => this.store.get<Ingress>(k)?.object).filter((i): i is Ingress => !!i);
+    ings.sort(olderFirst);
+    const tls = new Map<string, TlsBinding>();
+    const conflicts: RouteConflict[] = [];
+    for (const ing of ings) {
+      for (const [host, secret] of tlsBindings(ing)) {
+        const prev = tls.get(host);
+        if (prev) {
+          if (prev.secret !== secret)
+            conflicts.push({ host, path: '', pathType: 'Prefix', winner: `${prev.ingress.namespace}/${prev.ingress.name}`, loser: nsName(ing), message: `TLS for ${host} is already set by the older Ingress ${prev.ingress.namespace}/${prev.ingress.name} (Secret ${prev.secret ?? 'default certificate'}); the Secret ${secret ?? '(none)'} named by ${nsName(ing)} is not used` });
+          continue;
+        }
+        tls.set(host, { host, secret, ingress: { namespace: ing.metadata.namespace, name: ing.metadata.name } });
+      }
+    }
+    this.tls = tls;
+    this.tlsConflicts = conflicts;
   }
 
   private buildFallback(memo: Map<string, Backend>): void {

@@ -1,5 +1,5 @@
 /** The immutable route table: hash lookup by host, indexed path lookup per host. */
-import type { Route, RouteTable } from './types.js';
+import type { Route, RouteTable, TlsBinding } from './types.js';
 import { prefixKey, wildcardSuffix } from './paths.js';
 
 /** The routes of one rule host (`a.example.com`, `*.example.com` or `` for host-less rules). */
@@ -8,9 +8,12 @@ export interface HostRoutes {
   readonly exact: ReadonlyMap<string, Route>;
   /** Keyed by the rule path without trailing slashes (`/` is ``). */
   readonly prefix: ReadonlyMap<string, Route>;
+  /** Some route of this host has a traefik router.priority: matching considers every candidate. */
+  readonly prioritized?: boolean;
 }
 
 export function matchPaths(h: HostRoutes, path: string): Route | undefined {
+  if (h.prioritized) return matchByPriority(h, path);
   if (h.exact.size) {
     const e = h.exact.get(path);
     if (e) return e;
@@ -27,6 +30,22 @@ export function matchPaths(h: HostRoutes, path: string): Route | undefined {
   }
 }
 
+/** Among every route that matches, the highest priority wins; equal priorities keep the usual order. */
+function matchByPriority(h: HostRoutes, path: string): Route | undefined {
+  let best: Route | undefined;
+  const consider = (r: Route | undefined) => {
+    if (r && (!best || (r.priority ?? 0) > (best.priority ?? 0))) best = r;
+  };
+  consider(h.exact.get(path));
+  let key = prefixKey(path);
+  for (;;) {
+    consider(h.prefix.get(key));
+    if (key.length === 0) break;
+    key = prefixKey(key.slice(0, key.lastIndexOf('/')));
+  }
+  return best;
+}
+
 export class CompiledTable implements RouteTable {
   constructor(
     readonly version: number,
@@ -36,6 +55,7 @@ export class CompiledTable implements RouteTable {
     readonly wildcard: ReadonlyMap<string, HostRoutes>,
     readonly hostless: HostRoutes | undefined,
     readonly fallback: Route | undefined,
+    readonly tls: ReadonlyMap<string, TlsBinding> = new Map(),
   ) {}
 
   match(host: string, path: string): Route | undefined {

@@ -53,6 +53,23 @@ export interface Route {
   readonly backend: Backend;
   /** Set on the route that answers requests no rule matched (spec.defaultBackend). */
   readonly isDefault?: boolean;
+  /** The host has TLS (spec.tls names it, or traefik router.tls): served on websecure. */
+  readonly tls?: boolean;
+  /** Requests on the web entrypoint are redirected to https (on by default for TLS hosts). */
+  readonly sslRedirect?: boolean;
+  /** traefik router.entrypoints: the entrypoints this route answers on; undefined = all. */
+  readonly entrypoints?: readonly string[];
+  /** traefik router.priority: a higher priority wins over the usual longest-match order. */
+  readonly priority?: number;
+}
+
+/** The certificate a TLS host is served with: the Secret an Ingress names in spec.tls. */
+export interface TlsBinding {
+  /** Lower-case host or `*.example.com`. */
+  readonly host: string;
+  /** `namespace/name` of a kubernetes.io/tls Secret; undefined = the default certificate. */
+  readonly secret?: string;
+  readonly ingress: { namespace: string; name: string };
 }
 
 export interface RouteTable {
@@ -65,4 +82,6 @@ export interface RouteTable {
   match(host: string, path: string): Route | undefined;
   /** Every route, for /api/routes and tests. */
   routes(): readonly Route[];
+  /** TLS hosts and the Secrets that serve them. */
+  readonly tls?: ReadonlyMap<string, TlsBinding>;
 }

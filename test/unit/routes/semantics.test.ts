@@ -205,3 +205,34 @@ test('endpoint changes reach the table', () => {
   const t = compiler.apply(changes);
   assert.deepEqual(t.match('e.example.com', '/')!.backend.endpoints.map((e) => e.origin), ['http://10.1.1.1:8080']);
 });
+
+test('TLS: spec.tls hosts get TLS and a redirect; annotations turn the redirect off; secrets are bound per host', () => {
+  const { table, compiler } = compile([
+    ingress('secure', { ...cls, tls: [{ hosts: ['s.example.com'], secretName: 's-cert' }], rules: [rule('s.example.com', [['/', 'Prefix', 'web']]), rule('plain.example.com', [['/', 'Prefix', 'web']])] }, { creationTimestamp: '2024-01-01T00:00:00Z' }),
+    ingress('noredirect', { ...cls, tls: [{ secretName: 'n-cert' }], rules: [rule('n.example.com', [['/', 'Prefix', 'web']])] }, { annotations: { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' } }),
+    ingress('routertls', { ...cls, rules: [rule('r.example.com', [['/', 'Prefix', 'web']])] }, { annotations: { 'traefik.ingress.kubernetes.io/router.tls': 'true', 'gangplank.dev/ssl-redirect': 'false' } }),
+    ingress('rival', { ...cls, tls: [{ hosts: ['s.example.com'], secretName: 'other' }], rules: [rule('s.example.com', [['/x', 'Prefix', 'web']])] }, { creationTimestamp: '2024-06-01T00:00:00Z' }),
+  ]);
+  const s = table.match('s.example.com', '/')!;
+  assert.equal(s.tls, true);
+  assert.equal(s.sslRedirect, true);
+  assert.equal(table.match('plain.example.com', '/')!.tls, undefined);
+  const n = table.match('n.example.com', '/')!;
+  assert.equal(n.tls, true, 'a tls entry without hosts covers the rule hosts');
+  assert.equal(n.sslRedirect, false);
+  assert.equal(table.match('r.example.com', '/')!.tls, true);
+  assert.equal(table.tls?.get('s.example.com')?.secret, 'default/s-cert', 'the oldest Ingress binds the certificate');
+  assert.equal(table.tls?.get('n.example.com')?.secret, 'default/n-cert');
+  assert.ok(compiler.conflicts().some((c) => c.host === 's.example.com' && c.loser === 'default/rival' && /TLS/.test(c.message)));
+});
+
+test('traefik router.entrypoints and router.priority', () => {
+  const { table } = compile([
+    ingress('low', { ...cls, rules: [rule('p.example.com', [['/api/v1', 'Prefix', 'longest']])] }),
+    ingress('high', { ...cls, rules: [rule('p.example.com', [['/api', 'Prefix', 'prioritized']])] }, { annotations: { 'traefik.ingress.kubernetes.io/router.priority': '100', 'traefik.ingress.kubernetes.io/router.entrypoints': 'websecure' } }),
+  ]);
+  const r = table.match('p.example.com', '/api/v1/x')!;
+  assert.equal(r.backend.service, 'prioritized', 'a higher priority beats the longer path');
+  assert.deepEqual(r.entrypoints, ['websecure']);
+  assert.equal(table.match('p.example.com', '/other'), undefined);
+});

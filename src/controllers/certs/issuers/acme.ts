@@ -21,6 +21,7 @@ import { request as httpRequest } from 'node:http';
 import { encodePrivateKey } from '../keys.js';
 import { challengeRecordName, cleanupTxt, followCname, presentTxt, waitForTxt, type PropagationOptions } from '../solvers/dns01.js';
 import type { Http01Registry } from '../solvers/http01.js';
+import { waitForHttp01, type Http01CheckOptions } from '../solvers/http01-check.js';
 import { splitPemChain } from '../x509.js';
 import { IssuerError, issuerSecretNamespace, secretValue, type CertIssuer, type IssueRequest, type IssueResult, type SecretGetter } from './types.js';
 
@@ -38,6 +39,8 @@ export interface AcmeIssuerOptions {
   http01?: Http01Registry;
   /** DNS-01 self-check settings (nameservers to ask, deadline). */
   propagation?: PropagationOptions;
+  /** HTTP-01 self-check settings (port the CA uses, resolver, deadline). */
+  http01Check?: Http01CheckOptions;
   clusterResourceNamespace?: string;
   /** Poll interval for authorization and order status. Default 1 s. */
   pollIntervalMs?: number;
@@ -362,6 +365,12 @@ export class AcmeIssuer implements CertIssuer {
             await waitForTxt(as.recordName!, as.value, this.o.propagation);
           } catch (err) {
             throw new IssuerError('PropagationTimeout', `${this.where}: DNS-01 self-check for ${as.name}: ${(err as Error).message}`, { cause: err });
+          }
+        } else {
+          try {
+            await waitForHttp01(as.name, as.token, as.value, this.o.http01Check);
+          } catch (err) {
+            throw new IssuerError('SelfCheckFailed', `${this.where}: ${(err as Error).message}; check that gangplank's router receives this host's port-80 traffic`, { cause: err });
           }
         }
         await client.completeChallenge(ch as Parameters<acme.Client["completeChallenge"]>[0]);

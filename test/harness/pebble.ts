@@ -1,0 +1,119 @@
+/**
+ * Starts Pebble (Let's Encrypt's test CA, Debian's /usr/bin/pebble 2.4) on 127.0.0.1 with free
+ * ports. Debian ships no certificates for its listener, so a throwaway CA and a
+ * localhost/127.0.0.1 certificate are made with openssl; `caBundlePem` trusts them.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './net.js';
+import { requireBinary, startProc, type Proc } from './proc.js';
+import { waitFor } from './wait.js';
+
+const run = promisify(execFile);
+const PEBBLE = '/usr/bin/pebble';
+const OPENSSL = '/usr/bin/openssl';
+
+export interface PebbleOptions {
+  /** host:port of the DNS server Pebble resolves and validates with (`-dnsserver`). */
+  dnsServer: string;
+  /** Port Pebble connects to for HTTP-01 validation (default: a free port, see `httpPort`). */
+  httpPort?: number;
+  /** Lifetime of issued certificates in seconds (Pebble's default is 5 years). */
+  validityPeriodSec?: number;
+  /** Extra environment, e.g. PEBBLE_AUTHZREUSE. */
+  env?: Record<string, string>;
+}
+
+export interface Pebble {
+  directoryUrl: string;
+  /** PEM of the CA that signed Pebble's own TLS listener (for the ACME client's caBundle). */
+  caBundlePem: string;
+  /** The port Pebble validates HTTP-01 challenges against. */
+  httpPort: number;
+  managementUrl: string;
+  /** Pebble's current issuing root (it changes at every start). */
+  roots(): Promise<string>;
+  intermediates(): Promise<string>;
+  proc: Proc;
+  stop(): Promise<void>;
+}
+
+function get(url: string, ca: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ca, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
+  requireBinary(PEBBLE, 'Pebble is missing: apt-get install -y pebble');
+  requireBinary(OPENSSL, 'openssl is missing: apt-get install -y openssl');
+  const dir = mkdtempSync(join(tmpdir(), 'gangplank-pebble-'));
+  const p = (f: string) => join(dir, f);
+  const ossl = (args: string[]) => run(OPENSSL, args, { cwd: dir });
+  await ossl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '2', '-subj', '/CN=gangplank test Pebble listener CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  await ossl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('key.pem'), '-out', p('csr.pem'), '-subj', '/CN=localhost']);
+  writeFileSync(p('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\n');
+  await ossl(['x509', '-req', '-in', p('csr.pem'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('cert.pem'), '-days', '2', '-extfile', p('ext.cnf')]);
+  const caBundlePem = readFileSync(p('ca.pem'), 'utf8');
+
+  const [port, mgmtPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
+  const httpPort = opts.httpPort ?? (await freePort());
+  const config = {
+    pebble: {
+      listenAddress: `127.0.0.1:${port}`,
+      managementListenAddress: `127.0.0.1:${mgmtPort}`,
+      certificate: p('cert.pem'),
+      privateKey: p('key.pem'),
+      httpPort,
+      tlsPort,
+      ocspResponderURL: '',
+      externalAccountBindingRequired: false,
+      ...(opts.validityPeriodSec ? { certificateValidityPeriod: opts.validityPeriodSec } : {}),
+    },
+  };
+  writeFileSync(p('pebble.json'), JSON.stringify(config, null, 2));
+  const proc = startProc(PEBBLE, ['-config', p('pebble.json'), '-dnsserver', opts.dnsServer, '-strict=false'], {
+    name: 'pebble',
+    cwd: dir,
+    env: { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0', ...(opts.env ?? {}) },
+  });
+  const directoryUrl = `https://127.0.0.1:${port}/dir`;
+  const managementUrl = `https://127.0.0.1:${mgmtPort}`;
+  const stop = async () => {
+    await proc.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(
+      'Pebble to serve its directory',
+      async () => {
+        if (proc.child.exitCode !== null) throw new Error(`pebble exited with ${proc.child.exitCode}`);
+        const r = await get(directoryUrl, caBundlePem);
+        return r.status === 200 && r.body.includes('newOrder');
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
+  } catch (err) {
+    const out = proc.output();
+    await stop();
+    throw new Error(`${(err as Error).message}\npebble output:\n${out}`);
+  }
+  const mgmt = async (path: string) => {
+    const r = await get(`${managementUrl}${path}`, caBundlePem);
+    if (r.status !== 200) throw new Error(`Pebble management ${path} answered ${r.status}: ${r.body}`);
+    return r.body;
+  };
+  return { directoryUrl, caBundlePem, httpPort, managementUrl, roots: () => mgmt('/roots/0'), intermediates: () => mgmt('/intermediates/0'), proc, stop };
+}

@@ -17,6 +17,7 @@ import type { RecordType } from '../controllers/dns/types.js';
 import { HttpProxy } from '../proxy/proxy.js';
 import { createProxyMetrics } from '../proxy/metrics.js';
 import { FileSource } from '../sources/files.js';
+import { registerCertManagerKinds } from '../api/certmanager.js';
 import { Store } from '../store/store.js';
 import { StateDirWriter } from '../writers/statedir.js';
 import type { RunConfig } from './config.js';
@@ -35,6 +36,7 @@ export interface App {
 }
 
 export async function startApp(cfg: RunConfig, logger: Logger = createLogger({ level: cfg.logLevel, format: cfg.logFormat })): Promise<App> {
+  registerCertManagerKinds();
   const stateDir = resolve(cfg.stateDir);
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const registry = new Registry();
@@ -66,6 +68,7 @@ export async function startApp(cfg: RunConfig, logger: Logger = createLogger({ l
   const admin = new AdminServer({ bind: cfg.adminBind, port: cfg.adminPort, registry, logger: logger.child({ component: 'admin' }), ready: () => ready });
   admin.addJson('/api/routes', () => routesView(routes));
   admin.addJson('/api/objects', () => objectsView(store));
+  admin.addJson('/api/events', () => writer.recentEvents());
   const classes = { ingressClass: cfg.ingressClass };
   const publish = { publishService: cfg.publishService || undefined, publishAddress: cfg.publishAddress };
   const status = new IngressStatusController(store, writer, classes, publish, logger.child({ component: 'status' }));

@@ -57,6 +57,16 @@ export interface RunConfig {
   awsZonesCacheDuration: number;
   awsBatchChangeSize: number;
   awsEvaluateTargetHealth: boolean;
+  // Certificates (cert-manager flag names)
+  defaultIssuerName: string;
+  defaultIssuerKind: 'Issuer' | 'ClusterIssuer';
+  defaultIssuerGroup: string;
+  clusterResourceNamespace: string;
+  maxConcurrentChallenges: number;
+  dns01RecursiveNameservers: string[];
+  dns01RecursiveNameserversOnly: boolean;
+  issuanceBackoffBase: number;
+  issuanceBackoffMax: number;
 }
 
 /** Kind of each option: how a flag value or a file value is converted and checked. */
@@ -119,6 +129,15 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'awsZonesCacheDuration', flag: 'aws-zones-cache-duration', kind: 'ms', default: 0, help: 'how long the Route 53 zone list is cached' },
   { key: 'awsBatchChangeSize', flag: 'aws-batch-change-size', kind: 'int', default: 1000, help: 'changes per Route 53 request' },
   { key: 'awsEvaluateTargetHealth', flag: 'aws-evaluate-target-health', kind: 'bool', default: true, help: 'default EvaluateTargetHealth of alias records' },
+  { key: 'defaultIssuerName', flag: 'default-issuer-name', kind: 'string', default: '', help: 'issuer for Ingresses annotated kubernetes.io/tls-acme: "true"' },
+  { key: 'defaultIssuerKind', flag: 'default-issuer-kind', kind: { oneOf: ['Issuer', 'ClusterIssuer'] }, default: 'Issuer', help: 'kind of the default issuer' },
+  { key: 'defaultIssuerGroup', flag: 'default-issuer-group', kind: 'string', default: 'cert-manager.io', help: 'API group of the default issuer' },
+  { key: 'clusterResourceNamespace', flag: 'cluster-resource-namespace', kind: 'string', default: 'gangplank', help: 'namespace of the Secrets ClusterIssuers refer to' },
+  { key: 'maxConcurrentChallenges', flag: 'max-concurrent-challenges', kind: 'int', default: 60, help: 'certificates issued in parallel at most' },
+  { key: 'dns01RecursiveNameservers', flag: 'dns01-recursive-nameservers', kind: 'csv', default: [], help: 'HOST:PORT list used for the DNS-01 propagation check' },
+  { key: 'dns01RecursiveNameserversOnly', flag: 'dns01-recursive-nameservers-only', kind: 'bool', default: false, help: 'check DNS-01 propagation only against --dns01-recursive-nameservers' },
+  { key: 'issuanceBackoffBase', flag: 'issuance-backoff-base', kind: 'ms', default: 3_600_000, help: 'first wait after a failed issuance (doubles each time)' },
+  { key: 'issuanceBackoffMax', flag: 'issuance-backoff-max', kind: 'ms', default: 32 * 3_600_000, help: 'longest wait between failed issuances' },
 ];
 
 export class ConfigError extends Error {
@@ -143,11 +162,8 @@ function convert(spec: OptionSpec, value: unknown, where: string): unknown {
       if (!list.every((v) => typeof v === 'string' && v.length > 0)) throw bad('must be a list of non-empty strings');
       return list;
     }
-    case 'csv': {
-      const list = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean);
-      if (!list.length) throw bad('must be a non-empty comma-separated list');
-      return list;
-    }
+    case 'csv':
+      return (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean);
     case 'int': {
       const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
       if (!Number.isInteger(n) || n < 0) throw bad('must be a non-negative integer');
@@ -226,6 +242,7 @@ export function resolveConfig(cli: Record<string, unknown>, file?: string): RunC
   }
   const cfg = out as unknown as RunConfig;
   if (cfg.publishService && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(cfg.publishService)) throw new ConfigError(`--publish-service: must be NAMESPACE/NAME, got ${JSON.stringify(cfg.publishService)}`);
+  if (!cfg.managedRecordTypes.length) throw new ConfigError('--managed-record-types: must name at least one record type');
   const badType = cfg.managedRecordTypes.find((t) => !['A', 'AAAA', 'CNAME', 'TXT', 'NS', 'MX', 'SRV'].includes(t));
   if (badType) throw new ConfigError(`--managed-record-types: unknown record type ${JSON.stringify(badType)}`);
   if (cfg.provider === 'rfc2136') {

@@ -1,12 +1,13 @@
 /**
- * The embedded-mode writer: statuses and Secrets live in the state directory (never in the user's
- * manifests) and are fed back into the store, so the router serves a new Secret at once. Events
- * are kept in memory (a bounded list) and logged.
+ * The embedded-mode writer: the objects gangplank produces (Secrets, shim Certificates) and all
+ * statuses live in the state directory — never in the user's manifests — and the objects are fed
+ * back into the store, so the router serves a new Secret at once. Events are kept in memory (a
+ * bounded list) and logged. Files holding keys are mode 0600.
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { TypedObject } from '../api/meta.js';
 import { parseObject } from '../api/validate.js';
-import type { Secret } from '../api/types.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Store } from '../store/store.js';
 import type { EventType, ObjectRef, RecordedEvent, Writer } from './types.js';
@@ -17,55 +18,59 @@ const MAX_EVENTS = 1000;
 export class StateDirWriter implements Writer {
   private readonly events: RecordedEvent[] = [];
   private readonly statuses = new Map<string, Record<string, unknown>>();
+  private readonly objectsDir: string;
+  private statusWrite: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly dir: string,
     private readonly store: Store,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.objectsDir = join(dir, 'objects');
+  }
 
-  /** Loads the Secrets written in earlier runs into the store. */
+  /** Loads the objects and statuses written in earlier runs. */
   async load(): Promise<void> {
-    const dir = join(this.dir, 'secrets');
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    for (const f of await readdir(dir)) {
+    await mkdir(this.objectsDir, { recursive: true, mode: 0o700 });
+    for (const f of await readdir(this.objectsDir)) {
       if (!f.endsWith('.json')) continue;
       try {
-        const res = parseObject(JSON.parse(await readFile(join(dir, f), 'utf8')));
-        if (res.ok && res.object.kind === 'Secret') this.store.upsert(STATE_SOURCE, res.object);
-        else this.logger.warn({ file: f }, 'ignoring an unreadable Secret in the state directory');
+        const res = parseObject(JSON.parse(await readFile(join(this.objectsDir, f), 'utf8')));
+        if (res.ok) this.store.upsert(STATE_SOURCE, res.object);
+        else this.logger.warn({ file: f, errors: res.errors }, 'ignoring an invalid object in the state directory');
       } catch (err) {
-        this.logger.warn({ file: f, err: (err as Error).message }, 'ignoring an unreadable Secret in the state directory');
+        this.logger.warn({ file: f, err: (err as Error).message }, 'ignoring an unreadable object in the state directory');
       }
     }
-    const st = join(this.dir, 'status.json');
     try {
-      const saved = JSON.parse(await readFile(st, 'utf8')) as Record<string, Record<string, unknown>>;
+      const saved = JSON.parse(await readFile(join(this.dir, 'status.json'), 'utf8')) as Record<string, Record<string, unknown>>;
       for (const [k, v] of Object.entries(saved)) this.statuses.set(k, v);
     } catch {
       /* no statuses yet */
     }
   }
 
-  status(ref: ObjectRef): Record<string, unknown> | undefined {
+  readStatus(ref: ObjectRef): Record<string, unknown> | undefined {
     return this.statuses.get(refKey(ref));
   }
 
   async writeStatus(ref: ObjectRef, status: Record<string, unknown>): Promise<void> {
     this.statuses.set(refKey(ref), status);
-    await atomicWrite(join(this.dir, 'status.json'), JSON.stringify(Object.fromEntries(this.statuses), null, 2), 0o644);
+    // Serialized: two writes never race on the same temp file.
+    this.statusWrite = this.statusWrite.then(() => atomicWrite(join(this.dir, 'status.json'), JSON.stringify(Object.fromEntries(this.statuses), null, 2), 0o644));
+    await this.statusWrite;
   }
 
-  async applySecret(secret: Secret): Promise<void> {
-    const dir = join(this.dir, 'secrets');
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await atomicWrite(join(dir, `${secret.metadata.namespace}_${secret.metadata.name}.json`), JSON.stringify(secret, null, 2), 0o600);
-    this.store.upsert(STATE_SOURCE, secret);
+  async applyObject(object: TypedObject): Promise<void> {
+    await mkdir(this.objectsDir, { recursive: true, mode: 0o700 });
+    await atomicWrite(this.fileOf(object), JSON.stringify(object, null, 2), 0o600);
+    this.store.upsert(STATE_SOURCE, object);
   }
 
-  async deleteSecret(namespace: string, name: string): Promise<void> {
-    await rm(join(this.dir, 'secrets', `${namespace}_${name}.json`), { force: true });
-    this.store.remove(STATE_SOURCE, `Secret/${namespace}/${name}`);
+  async deleteObject(ref: ObjectRef): Promise<void> {
+    await rm(join(this.objectsDir, fileName(ref.kind, ref.namespace, ref.name)), { force: true });
+    this.store.remove(STATE_SOURCE, `${ref.kind}/${ref.namespace ?? ''}/${ref.name}`);
+    this.statuses.delete(refKey(ref));
   }
 
   async event(ref: ObjectRef, type: EventType, reason: string, message: string): Promise<void> {
@@ -77,21 +82,31 @@ export class StateDirWriter implements Writer {
     }
     this.events.push({ time: new Date().toISOString(), involved: ref, type, reason, message, count: 1 });
     if (this.events.length > MAX_EVENTS) this.events.shift();
-    const log = type === 'Warning' ? this.logger.warn.bind(this.logger) : this.logger.info.bind(this.logger);
-    log({ object: `${ref.kind}/${ref.namespace ? ref.namespace + '/' : ''}${ref.name}`, reason }, message);
+    const fields = { object: `${ref.kind}/${ref.namespace ? ref.namespace + '/' : ''}${ref.name}`, reason };
+    if (type === 'Warning') this.logger.warn(fields, message);
+    else this.logger.info(fields, message);
   }
 
   recentEvents(): readonly RecordedEvent[] {
     return this.events;
   }
+
+  private fileOf(o: TypedObject): string {
+    return join(this.objectsDir, fileName(o.kind, o.metadata.namespace, o.metadata.name));
+  }
+}
+
+function fileName(kind: string, namespace: string | undefined, name: string): string {
+  return `${kind}_${namespace ?? ''}_${name}.json`;
 }
 
 function refKey(r: ObjectRef): string {
   return `${r.kind}/${r.namespace ?? ''}/${r.name}`;
 }
 
+
 export async function atomicWrite(path: string, data: string | Buffer, mode: number): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   await writeFile(tmp, data, { mode });
   await rename(tmp, path);
 }

@@ -7,6 +7,7 @@ import { startApp } from '../runtime/app.js';
 import { createLogger } from '../runtime/logger.js';
 import { runDemo } from './demo.js';
 import { untilSignal } from '../runtime/signals.js';
+import { isWorkerProcess, runWorker } from '../runtime/workers.js';
 
 const EXIT_USAGE = 2;
 
@@ -99,6 +100,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+if (isWorkerProcess()) {
+  runWorker().catch((err: Error) => {
+    process.stderr.write(`gangplank worker: ${err.stack}\n`);
+    process.exit(1);
+  });
+} else
 main(process.argv).then(
   (code) => {
     process.exitCode = code;

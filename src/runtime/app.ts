@@ -1,36 +1,38 @@
 /**
- * Wires one gangplank process: sources → store → controllers → outputs, plus the admin API.
- * Start order makes /readyz truthful: admin first (answering 503), then the first full load,
- * then the route table, then the entrypoints.
+ * Wires one gangplank: sources → store → controllers → outputs, the admin API, and the data plane
+ * (in this process with `--workers 1`, else in worker processes fed by this one). Start order
+ * makes /readyz truthful: admin first (answering 503), then the first full load, then the route
+ * table and the entrypoints, then the controllers with side effects (status, DNS, certificates).
  */
 import { mkdir } from 'node:fs/promises';
-import { resolve, join } from 'node:path';
+import { resolve } from 'node:path';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { AdminServer } from '../admin/server.js';
 import { objectsView, routesView } from '../admin/views.js';
-import { RoutesController } from '../controllers/routes/controller.js';
+import { registerCertManagerKinds } from '../api/certmanager.js';
 import { DnsController } from '../controllers/dns/controller.js';
 import { buildDnsBackend } from '../controllers/dns/factory.js';
-import { IngressStatusController } from '../controllers/status.js';
 import type { Policy } from '../controllers/dns/plan.js';
 import type { RecordType } from '../controllers/dns/types.js';
-import { HttpProxy } from '../proxy/proxy.js';
-import { createProxyMetrics } from '../proxy/metrics.js';
+import { RoutesController } from '../controllers/routes/controller.js';
+import { IngressStatusController } from '../controllers/status.js';
 import { FileSource } from '../sources/files.js';
-import { registerCertManagerKinds } from '../api/certmanager.js';
 import { Store } from '../store/store.js';
 import { StateDirWriter } from '../writers/statedir.js';
 import type { RunConfig } from './config.js';
+import { createDataPlane, type DataPlane } from './dataplane.js';
 import type { Component } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
+import { WorkerPool } from './workers.js';
 
 export interface App {
   store: Store;
   routes: RoutesController;
   admin: AdminServer;
-  proxy: HttpProxy;
   logger: Logger;
   registry: Registry;
+  dataPlane?: DataPlane;
+  workers?: WorkerPool;
   dns?: DnsController;
   stop(): Promise<void>;
 }
@@ -42,33 +44,28 @@ export async function startApp(cfg: RunConfig, logger: Logger = createLogger({ l
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gangplank_process_' });
   const store = new Store();
-  const writer = new StateDirWriter(join(stateDir), store, logger.child({ component: 'writer' }));
-  const routes = new RoutesController(store, { ingressClass: cfg.ingressClass }, logger.child({ component: 'routes' }), registry);
+  const writer = new StateDirWriter(stateDir, store, logger.child({ component: 'writer' }));
   const invalid = new Gauge({ name: 'gangplank_invalid_objects', help: 'Documents rejected by validation (see /api/objects).', registers: [registry] });
-  const accessLog = cfg.accessLog ? createLogger({ level: 'info', format: 'json', destination: 1 }) : null;
-  const proxy = new HttpProxy({
-    entrypoint: 'web',
-    bind: cfg.bind,
-    port: cfg.httpPort,
-    trustedProxies: cfg.trustedProxies,
-    timeouts: {
-      connectMs: cfg.upstreamConnectTimeout,
-      responseHeaderMs: cfg.upstreamResponseTimeout,
-      upstreamIdleMs: cfg.upstreamIdleTimeout,
-      headersMs: cfg.clientHeaderTimeout,
-      requestMs: cfg.clientRequestTimeout,
-      keepAliveMs: cfg.keepAliveTimeout,
-    },
-    accessLog,
-    logger: logger.child({ component: 'proxy', entrypoint: 'web' }),
-    metrics: createProxyMetrics(registry),
-  });
-  routes.onTable((t) => proxy.setTable(t));
+
+  // The data plane runs here, or in workers; the primary keeps a route table of its own for /api/routes.
+  const dataPlane = cfg.workers <= 1 ? createDataPlane(cfg, store, registry, logger) : undefined;
+  const workers = dataPlane ? undefined : new WorkerPool(cfg, store, logger.child({ component: 'workers' }));
+  // In worker mode the workers' route metrics are the ones exposed; the primary's copy is not.
+  const routes = dataPlane?.routes ?? new RoutesController(store, { ingressClass: cfg.ingressClass }, logger.child({ component: 'routes' }), new Registry());
+
   let ready = false;
-  const admin = new AdminServer({ bind: cfg.adminBind, port: cfg.adminPort, registry, logger: logger.child({ component: 'admin' }), ready: () => ready });
+  const admin = new AdminServer({
+    bind: cfg.adminBind,
+    port: cfg.adminPort,
+    registry,
+    logger: logger.child({ component: 'admin' }),
+    ready: () => ready && (workers?.allReady() ?? true),
+    metrics: workers ? () => workers.metrics(registry) : undefined,
+  });
   admin.addJson('/api/routes', () => routesView(routes));
   admin.addJson('/api/objects', () => objectsView(store));
   admin.addJson('/api/events', () => writer.recentEvents());
+
   const classes = { ingressClass: cfg.ingressClass };
   const publish = { publishService: cfg.publishService || undefined, publishAddress: cfg.publishAddress };
   const status = new IngressStatusController(store, writer, classes, publish, logger.child({ component: 'status' }));
@@ -100,43 +97,43 @@ export async function startApp(cfg: RunConfig, logger: Logger = createLogger({ l
   source.onSync = () => invalid.set(store.rejected().length);
 
   const started: Component[] = [];
-  const stop = async () => {
-    ready = false;
-    for (const c of started.reverse()) await c.stop().catch((err: Error) => logger.error({ err: err.message }, 'error while stopping'));
-    started.length = 0;
-    accessLog?.flush();
-    logger.flush();
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      ready = false;
+      // Entrypoints first (graceful), then everything else in reverse start order.
+      await dataPlane?.stop(cfg.gracePeriod);
+      await workers?.stop(cfg.gracePeriod);
+      for (const c of started.reverse()) await c.stop().catch((err: Error) => logger.error({ err: err.message }, 'error while stopping'));
+      started.length = 0;
+      logger.flush();
+    })());
+  const startC = async (c: Component) => {
+    await c.start();
+    started.push(c);
   };
   try {
-    await admin.start();
-    started.push(admin);
+    await startC(admin);
     await writer.load();
-    await source.start();
-    started.push(source);
+    await startC(source);
     store.flush();
     invalid.set(store.rejected().length);
-    await routes.start();
-    started.push(routes);
-    await proxy.start();
-    started.push(proxy);
-    await status.start();
-    started.push(status);
-    for (const c of dnsBackend?.components ?? []) {
-      await c.start();
-      started.push(c);
+    if (dataPlane) await dataPlane.start();
+    else {
+      await startC(routes);
+      await workers!.start();
     }
-    if (dns) {
-      await dns.start();
-      started.push(dns);
-    }
+    await startC(status);
+    for (const c of dnsBackend?.components ?? []) await startC(c);
+    if (dns) await startC(dns);
   } catch (err) {
     await stop();
     throw err;
   }
   ready = true;
   logger.info(
-    { web: `${cfg.bind || '*'}:${proxy.address().port}`, admin: `${cfg.adminBind}:${admin.address().port}`, objects: store.size(), invalid: store.rejected().length, manifests: cfg.manifests },
+    { web: `${cfg.bind || '*'}:${cfg.httpPort}`, admin: `${cfg.adminBind}:${admin.address().port}`, workers: cfg.workers, objects: store.size(), invalid: store.rejected().length, manifests: cfg.manifests },
     'gangplank is serving',
   );
-  return { store, routes, admin, proxy, logger, registry, dns, stop };
+  return { store, routes, admin, logger, registry, dataPlane, workers, dns, stop };
 }

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 
 export interface RunConfig {
@@ -25,6 +26,8 @@ export interface RunConfig {
   clientHeaderTimeout: number;
   clientRequestTimeout: number;
   keepAliveTimeout: number;
+  workers: number;
+  gracePeriod: number;
   // Published address (Ingress status, DNS targets)
   publishService: string;
   publishAddress: string[];
@@ -99,6 +102,8 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'clientHeaderTimeout', flag: 'client-header-timeout', kind: 'ms', default: 10000, help: 'time for a client to send request headers (ms)' },
   { key: 'clientRequestTimeout', flag: 'client-request-timeout', kind: 'ms', default: 300000, help: 'time for a client to send a whole request (ms; 0 = none)' },
   { key: 'keepAliveTimeout', flag: 'keep-alive-timeout', kind: 'ms', default: 360000, help: 'idle keep-alive time of client connections (ms; above the AWS NLB idle timeout of 350 s)' },
+  { key: 'workers', flag: 'workers', kind: 'int', default: availableParallelism(), help: 'proxy worker processes sharing the listening sockets (1 = serve in the main process; default: number of CPUs)' },
+  { key: 'gracePeriod', flag: 'grace-period', kind: 'ms', default: 10_000, help: 'on SIGTERM, how long in-flight requests may take to finish' },
   { key: 'publishService', flag: 'publish-service', kind: 'string', default: '', help: 'NAMESPACE/NAME of the LoadBalancer Service whose address the served Ingresses publish' },
   { key: 'publishAddress', flag: 'publish-address', kind: 'strings', default: [], help: 'IP or host name the served Ingresses publish (repeatable)' },
   { key: 'provider', flag: 'provider', kind: { oneOf: ['embedded', 'rfc2136', 'aws', 'none'] }, default: 'embedded', help: 'DNS provider for published host names' },
@@ -241,6 +246,7 @@ export function resolveConfig(cli: Record<string, unknown>, file?: string): RunC
     else out[spec.key] = spec.default;
   }
   const cfg = out as unknown as RunConfig;
+  if (cfg.workers < 1) throw new ConfigError('--workers: must be at least 1');
   if (cfg.publishService && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(cfg.publishService)) throw new ConfigError(`--publish-service: must be NAMESPACE/NAME, got ${JSON.stringify(cfg.publishService)}`);
   if (!cfg.managedRecordTypes.length) throw new ConfigError('--managed-record-types: must name at least one record type');
   const badType = cfg.managedRecordTypes.find((t) => !['A', 'AAAA', 'CNAME', 'TXT', 'NS', 'MX', 'SRV'].includes(t));

@@ -1,0 +1,410 @@
+/**
+ * The request handler of the data plane, independent of how the server was created (plain
+ * HTTP/1.1 today; TLS and HTTP/2 compat entrypoints reuse it).
+ *
+ * One `Exchange` object per request is both the request state and the undici dispatch handler:
+ * response bytes go straight from the upstream parser into the client response, no closures.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BlockList, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import type { Backend, Route, RouteTable, UpstreamEndpoint } from '../controllers/routes/types.js';
+import { cookieValue, type Balancer } from './balancer.js';
+import { isConnectFailure, statusForUpstreamError, upstreamErrorKind } from './errors.js';
+import {
+  downstreamResponseHeaders,
+  newFacts,
+  scanRequestHeaders,
+  trailerPairs,
+  upstreamRequestHeaders,
+  type Forwarding,
+  type RequestFacts,
+} from './headers.js';
+import type { EntrypointMetrics } from './metrics.js';
+import { normalizeHost, parseTarget } from './normalize.js';
+import type { UpstreamPools } from './upstream.js';
+
+export interface HandlerOptions {
+  entrypoint: string;
+  /** What X-Forwarded-Proto says for requests arriving here. */
+  proto: 'http' | 'https';
+  /** Peers whose forwarding headers are kept and appended to. */
+  trusted: BlockList;
+  accessLog: Logger | null;
+  logger: Logger;
+  metrics: EntrypointMetrics;
+  pools: UpstreamPools;
+  balancer: Balancer;
+}
+
+/** What the proxy knows about a client connection, computed once per socket. */
+export interface Peer {
+  ip: string;
+  trusted: boolean;
+  localPort: string;
+}
+
+const kPeer = Symbol('gangplank.peer');
+const kExchange = Symbol('gangplank.exchange');
+
+type PeerSocket = Socket & { [kPeer]?: Peer };
+type ExRes = ServerResponse & { [kExchange]?: Exchange };
+
+export function peerOf(sock: Socket, trusted: BlockList): Peer {
+  const s = sock as PeerSocket;
+  let p = s[kPeer];
+  if (p === undefined) {
+    let ip = sock.remoteAddress ?? '';
+    if (ip.startsWith('::ffff:') && ip.includes('.')) ip = ip.slice(7);
+    const fam = ip.includes(':') ? 'ipv6' : 'ipv4';
+    p = { ip, trusted: ip !== '' && trusted.check(ip, fam), localPort: String(sock.localPort ?? '') };
+    s[kPeer] = p;
+  }
+  return p;
+}
+
+const IDEMPOTENT: Record<string, 1 | undefined> = { GET: 1, HEAD: 1, OPTIONS: 1, PUT: 1, DELETE: 1, TRACE: 1 };
+
+/** Where a request went wrong before reaching a backend: status and a plain-text reason. */
+export interface Refusal {
+  status: number;
+  message: string;
+  /** Close the client connection after answering (malformed requests). */
+  close: boolean;
+}
+
+/** The outcome of routing one request; shared by plain requests and upgrades. */
+export interface Routed {
+  route: Route;
+  host: string;
+  path: string;
+  /** path + original query, what the backend receives. */
+  target: string;
+  /** The request's authority as sent (absolute-form target, else Host header): what the backend gets as Host. */
+  authority: string;
+}
+
+export class ProxyHandler {
+  table: RouteTable | undefined;
+  private readonly facts: RequestFacts = newFacts();
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+
+  constructor(readonly o: HandlerOptions) {
+    this.handle = (req, res) => this.onRequest(req, res);
+  }
+
+  /**
+   * Validates and routes a request. Fills `facts` and returns a Routed, or a Refusal saying
+   * which status to answer. Used by upgrades too.
+   */
+  route(req: IncomingMessage, facts: RequestFacts): Routed | Refusal {
+    scanRequestHeaders(req.rawHeaders, facts);
+    if (facts.error !== undefined) return { status: 400, message: `bad request: ${facts.error}`, close: true };
+    const t = parseTarget(req.url ?? '');
+    if (t === undefined) return { status: 400, message: 'bad request: invalid request target', close: true };
+    let hostRaw = t.host ?? facts.host;
+    if (hostRaw === undefined) {
+      if (req.httpVersionMinor >= 1 && req.httpVersionMajor === 1) {
+        return { status: 400, message: 'bad request: missing Host header', close: true };
+      }
+      hostRaw = '';
+    }
+    const host = normalizeHost(hostRaw);
+    if (host === undefined) return { status: 400, message: 'bad request: invalid Host header', close: true };
+    const table = this.table;
+    if (table === undefined) return { status: 503, message: 'no routes loaded yet', close: false };
+    const route = table.match(host, t.path);
+    if (route === undefined) return { status: 404, message: `no route for ${host}${t.path}`, close: false };
+    const b = route.backend;
+    if (b.error !== undefined) return { status: 503, message: `backend ${b.id} unavailable: ${b.error}`, close: false };
+    if (b.endpoints.length === 0) return { status: 503, message: `no ready endpoints for ${b.id}`, close: false };
+    if (b.scheme === 'h2c') return { status: 502, message: `backend ${b.id}: h2c upstreams are not supported yet`, close: false };
+    return { route, host, path: t.path, target: t.query === '' ? t.path : t.path + t.query, authority: hostRaw };
+  }
+
+  /** Chooses the endpoint; returns the sticky cookie value to set when it changed. */
+  choose(b: Backend, facts: RequestFacts): { ep: UpstreamEndpoint | undefined; setCookie: string | undefined } {
+    const sticky = b.sticky;
+    if (sticky === undefined) return { ep: this.o.balancer.pick(b), setCookie: undefined };
+    const have = cookieValue(facts.cookie, sticky.name);
+    if (have !== undefined) {
+      const ep = this.o.balancer.sticky(b, have);
+      if (ep !== undefined) return { ep, setCookie: undefined };
+    }
+    const ep = this.o.balancer.pick(b);
+    return { ep, setCookie: ep === undefined ? undefined : this.o.balancer.cookieValue(ep.origin) };
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const start = performance.now();
+    const facts = this.facts;
+    const r = this.route(req, facts);
+    if ('status' in r) {
+      this.refuse(req, res, r, start);
+      return;
+    }
+    const b = r.route.backend;
+    const { ep, setCookie } = this.choose(b, facts);
+    if (ep === undefined) {
+      this.refuse(req, res, { status: 503, message: `no ready endpoints for ${b.id}`, close: false }, start, r);
+      return;
+    }
+    const peer = peerOf(req.socket, this.o.trusted);
+    const fw: Forwarding = { trusted: peer.trusted, clientIp: peer.ip, proto: this.o.proto, host: r.authority, port: peer.localPort };
+    const hostHeader = b.passHostHeader ? r.authority : hostPort(ep);
+    const headers = upstreamRequestHeaders(req.rawHeaders, facts, fw, hostHeader);
+    const ex = new Exchange(this, req, res, r, ep, headers, facts.hasBody, start, peer.ip);
+    if (setCookie !== undefined) ex.setCookie = stickyCookie(b, setCookie);
+    (res as ExRes)[kExchange] = ex;
+    res.on('close', onResponseClose);
+    ex.send();
+  }
+
+  /** Answers a request the proxy will not forward, with a plain-text reason. */
+  refuse(req: IncomingMessage, res: ServerResponse, r: Refusal, start: number, routed?: Routed): void {
+    const body = r.message + '\n';
+    const headers: Record<string, string | number> = {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+    };
+    // A request body we will not read would be parsed as the next request: close instead.
+    if (r.close || (this.facts.hasBody && !req.complete)) {
+      headers.connection = 'close';
+      res.shouldKeepAlive = false;
+    }
+    res.writeHead(r.status, headers);
+    res.end(req.method === 'HEAD' ? undefined : body);
+    const routeId = routed?.route.id ?? '';
+    const m = this.o.metrics;
+    if (r.status === 400) m.clientError(400);
+    else m.request(routeId, r.status, req.method ?? '', (performance.now() - start) / 1000);
+    if (this.o.accessLog !== null) {
+      logAccess(this.o.accessLog, this.o.entrypoint, req, routed?.host ?? '', routed?.path ?? req.url ?? '', r.status, start, body.length, routeId, '', peerOf(req.socket, this.o.trusted).ip);
+    }
+  }
+}
+
+/** `address:port` of an endpoint, bracketed for IPv6: the Host header when passHostHeader is off. */
+export function hostPort(ep: UpstreamEndpoint): string {
+  return ep.address.includes(':') ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
+}
+
+function stickyCookie(b: Backend, value: string): string {
+  const s = b.sticky!;
+  let c = `${s.name}=${value}; Path=/`;
+  if (s.maxAge !== undefined) c += `; Max-Age=${s.maxAge}`;
+  if (s.httpOnly) c += '; HttpOnly';
+  if (s.secure) c += '; Secure';
+  if (s.sameSite !== undefined) c += `; SameSite=${s.sameSite === 'none' ? 'None' : s.sameSite === 'lax' ? 'Lax' : 'Strict'}`;
+  return c;
+}
+
+export function logAccess(
+  log: Logger,
+  entrypoint: string,
+  req: IncomingMessage,
+  host: string,
+  path: string,
+  status: number,
+  start: number,
+  bytes: number,
+  route: string,
+  upstream: string,
+  clientIp: string,
+): void {
+  log.info({
+    entrypoint,
+    method: req.method,
+    host,
+    path,
+    status,
+    durationMs: Math.round((performance.now() - start) * 1000) / 1000,
+    bytes,
+    route,
+    upstream,
+    clientIp,
+  });
+}
+
+function onResponseClose(this: ExRes): void {
+  const ex = this[kExchange];
+  if (ex !== undefined) ex.clientClosed();
+}
+
+function onResponseDrain(this: ExRes): void {
+  const ex = this[kExchange];
+  if (ex !== undefined) ex.drained();
+}
+
+/** One proxied request: its state and the undici dispatch handler for it. */
+class Exchange implements Dispatcher.DispatchHandler {
+  setCookie: string | undefined;
+  private attempt = 0;
+  private responded = false;
+  private done = false;
+  private finished = false;
+  private status = 0;
+  private bytes = 0;
+  /** Body bytes still expected when the backend sent Content-Length; -1 = unknown. */
+  private remaining = -1;
+  private ended = false;
+  private abortFn: ((err?: Error) => void) | undefined;
+  private resumeFn: (() => void) | undefined;
+  private readonly opts: Dispatcher.DispatchOptions;
+
+  constructor(
+    private readonly h: ProxyHandler,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly r: Routed,
+    private ep: UpstreamEndpoint,
+    private readonly headers: string[],
+    private readonly hasBody: boolean,
+    private readonly start: number,
+    private readonly clientIp: string,
+  ) {
+    this.opts = {
+      path: r.target,
+      method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+      headers,
+      body: hasBody ? req : null,
+      // Never let undici replay a request itself: we decide about retries.
+      idempotent: false,
+      blocking: true,
+    };
+  }
+
+  send(): void {
+    const b = this.r.route.backend;
+    this.h.o.pools.get(this.ep, b.scheme).dispatch(this.opts, this);
+  }
+
+  // --- undici handler (the raw, allocation-free variant of the dispatch API) ---
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+    if (this.finished) abort(new Error('client closed the connection'));
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode < 200) return true; // 1xx from the backend: 100-continue was answered by us already
+    this.resumeFn = resume;
+    this.status = statusCode;
+    const out = downstreamResponseHeaders(rawHeaders, []);
+    for (let i = 0; i < out.length; i += 2) {
+      const n = out[i]!;
+      if (n.length === 14 && n.toLowerCase() === 'content-length') this.remaining = Number(out[i + 1]);
+    }
+    if (this.setCookie !== undefined) out.push('set-cookie', this.setCookie);
+    // If writeHead throws (a header value node refuses), undici aborts and the client gets a 502.
+    this.res.writeHead(statusCode, statusText, out);
+    this.responded = true;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.bytes += chunk.length;
+    if (chunk.length === this.remaining) {
+      // The last bytes of a sized body: one end() instead of write() + end().
+      this.remaining = -1;
+      this.ended = true;
+      this.res.end(chunk);
+      return true;
+    }
+    if (this.remaining > 0) this.remaining -= chunk.length;
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', onResponseDrain);
+    return false;
+  }
+
+  onComplete(trailers: string[] | null): void {
+    this.done = true;
+    if (this.ended) return;
+    const t = trailerPairs(trailers);
+    if (t !== undefined) this.res.addTrailers(t);
+    this.res.end();
+  }
+
+  onError(err: Error): void {
+    if (this.finished || this.ended) return;
+    const o = this.h.o;
+    const kind = upstreamErrorKind(err);
+    o.metrics.upstreamError(kind);
+    const connectFailed = isConnectFailure(err);
+    if (connectFailed) o.balancer.markDown(this.ep.origin);
+    if (this.responded) {
+      // Part of the response is already out: all we can do is cut it short.
+      this.done = true;
+      this.res.destroy(err);
+      return;
+    }
+    // Retry a bodyless idempotent request that got no response byte: once on another endpoint
+    // after a refused connection; up to twice after a reset (a stale keep-alive connection, which
+    // may be followed by more stale ones after a backend restart), on any endpoint.
+    const canRetry = connectFailed ? this.attempt === 0 : kind === 'reset' && this.attempt < 2;
+    if (canRetry && !this.hasBody && IDEMPOTENT[this.opts.method] === 1) {
+      const b = this.r.route.backend;
+      const next = o.balancer.pick(b, this.ep) ?? (connectFailed ? undefined : this.ep);
+      if (next !== undefined) {
+        this.attempt++;
+        if (next !== this.ep && !b.passHostHeader) replaceHost(this.headers, hostPort(next));
+        if (this.setCookie !== undefined) this.setCookie = stickyCookie(b, o.balancer.cookieValue(next.origin));
+        this.ep = next;
+        this.send();
+        return;
+      }
+    }
+    this.done = true;
+    const status = statusForUpstreamError(kind);
+    const why = kind === 'timeout' ? 'timed out' : `failed (${kind}: ${(err as NodeJS.ErrnoException).code ?? err.message})`;
+    const body = `backend ${this.r.route.backend.id} ${why}\n`;
+    this.status = status;
+    this.bytes = body.length;
+    const hdrs: Record<string, string | number> = {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': body.length,
+      'cache-control': 'no-store',
+    };
+    if (this.hasBody && !this.req.complete) {
+      hdrs.connection = 'close';
+      this.res.shouldKeepAlive = false;
+    }
+    this.res.writeHead(status, hdrs);
+    this.res.end(this.req.method === 'HEAD' ? undefined : body);
+    if (o.logger.isLevelEnabled('debug')) o.logger.debug({ err, backend: this.r.route.backend.id, upstream: this.ep.origin }, 'upstream request failed');
+  }
+
+  /** The client response closed: finished normally or the client went away. */
+  clientClosed(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (!this.done) {
+      this.done = true;
+      this.abortFn?.(new Error('client closed the connection'));
+      if (this.status === 0) this.status = 499;
+    }
+    this.resumeFn = undefined;
+    const o = this.h.o;
+    o.metrics.request(this.r.route.id, this.status, this.opts.method, (performance.now() - this.start) / 1000);
+    if (o.accessLog !== null) {
+      logAccess(o.accessLog, o.entrypoint, this.req, this.r.host, this.r.target, this.status, this.start, this.bytes, this.r.route.id, this.ep.origin, this.clientIp);
+    }
+  }
+
+  drained(): void {
+    const r = this.resumeFn;
+    if (r !== undefined && !this.done) r();
+  }
+}
+
+function replaceHost(headers: string[], value: string): void {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === 'host') {
+      headers[i + 1] = value;
+      return;
+    }
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * Header handling between client and backend: hop-by-hop removal (RFC 9110 section 7.6.1),
+ * forwarding headers, and the strict checks node's parser leaves to us.
+ */
+
+/** Headers that describe one connection, never forwarded. Values: 1 = hop-by-hop. */
+const HOP_BY_HOP: Record<string, 1 | undefined> = Object.assign(Object.create(null) as Record<string, 1 | undefined>, {
+  connection: 1,
+  'keep-alive': 1,
+  'proxy-connection': 1,
+  te: 1,
+  trailer: 1,
+  'transfer-encoding': 1,
+  upgrade: 1,
+  'proxy-authenticate': 1,
+  'proxy-authorization': 1,
+} as const);
+
+/** Headers gangplank sets itself; incoming values are kept only from trusted proxies. */
+const FORWARDING: Record<string, 1 | undefined> = Object.assign(Object.create(null) as Record<string, 1 | undefined>, {
+  'x-forwarded-for': 1,
+  'x-forwarded-proto': 1,
+  'x-forwarded-host': 1,
+  'x-forwarded-port': 1,
+  'x-real-ip': 1,
+} as const);
+
+// Lengths of the names above (and host, expect): a header of another length needs no lower-casing.
+const DROP_LEN = new Uint8Array(32);
+for (const n of [...Object.keys(HOP_BY_HOP), ...Object.keys(FORWARDING), 'host', 'expect']) DROP_LEN[n.length] = 1;
+const HOP_LEN = new Uint8Array(32);
+for (const n of Object.keys(HOP_BY_HOP)) HOP_LEN[n.length] = 1;
+
+export function isHopByHop(lowerName: string): boolean {
+  return HOP_BY_HOP[lowerName] === 1;
+}
+
+/** Lower-cased tokens of a Connection header value (other than keep-alive/close/upgrade, which are hop-by-hop anyway). */
+export function connectionTokens(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  // The usual values name no other header: skip the split.
+  if (value.length === 10 || value.length === 5) {
+    const v = value.toLowerCase();
+    if (v === 'keep-alive' || v === 'close') return undefined;
+  }
+  let out: string[] | undefined;
+  for (const raw of value.split(',')) {
+    const t = raw.trim().toLowerCase();
+    if (t === '' || t === 'close' || t === 'keep-alive' || t === 'upgrade') continue;
+    (out ??= []).push(t);
+  }
+  return out;
+}
+
+/** What the request-header scan found; reused per request to avoid allocations. */
+export interface RequestFacts {
+  /** Reason to refuse the request with 400, or undefined. */
+  error: string | undefined;
+  host: string | undefined;
+  hasBody: boolean;
+  teTrailers: boolean;
+  cookie: string | undefined;
+  connection: string | undefined;
+  upgrade: string | undefined;
+  xff: string | undefined;
+  proto: string | undefined;
+  fwdHost: string | undefined;
+  fwdPort: string | undefined;
+  realIp: string | undefined;
+}
+
+export function newFacts(): RequestFacts {
+  return {
+    error: undefined,
+    host: undefined,
+    hasBody: false,
+    teTrailers: false,
+    cookie: undefined,
+    connection: undefined,
+    upgrade: undefined,
+    xff: undefined,
+    proto: undefined,
+    fwdHost: undefined,
+    fwdPort: undefined,
+    realIp: undefined,
+  };
+}
+
+/**
+ * One pass over the raw request headers: rejects what node's parser lets through silently
+ * (duplicate Host, duplicate Content-Length, Content-Length together with Transfer-Encoding)
+ * and collects the values forwarding needs.
+ */
+export function scanRequestHeaders(raw: string[], f: RequestFacts): RequestFacts {
+  f.error = undefined;
+  f.host = undefined;
+  f.hasBody = false;
+  f.teTrailers = false;
+  f.cookie = undefined;
+  f.connection = undefined;
+  f.upgrade = undefined;
+  f.xff = undefined;
+  f.proto = undefined;
+  f.fwdHost = undefined;
+  f.fwdPort = undefined;
+  f.realIp = undefined;
+  let cl: string | undefined;
+  let te = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    // Only names of these lengths matter here; skip the rest without lower-casing.
+    const n = name.length;
+    if (n !== 4 && n !== 2 && n !== 6 && n !== 7 && n !== 9 && n !== 10 && n !== 14 && n !== 15 && n !== 16 && n !== 17) continue;
+    const lower = name.toLowerCase();
+    const v = raw[i + 1]!;
+    switch (lower) {
+      case 'host':
+        if (f.host !== undefined) f.error = 'duplicate Host header';
+        f.host = v;
+        break;
+      case 'content-length':
+        if (cl !== undefined) f.error = 'duplicate Content-Length header';
+        cl = v;
+        break;
+      case 'transfer-encoding':
+        te = true;
+        break;
+      case 'te':
+        if (v.toLowerCase().includes('trailers')) f.teTrailers = true;
+        break;
+      case 'cookie':
+        f.cookie = f.cookie === undefined ? v : f.cookie + '; ' + v;
+        break;
+      case 'connection':
+        f.connection = f.connection === undefined ? v : f.connection + ',' + v;
+        break;
+      case 'upgrade':
+        f.upgrade = v;
+        break;
+      case 'x-forwarded-for':
+        f.xff = f.xff === undefined ? v : f.xff + ', ' + v;
+        break;
+      case 'x-forwarded-proto':
+        f.proto = v;
+        break;
+      case 'x-forwarded-host':
+        f.fwdHost = v;
+        break;
+      case 'x-forwarded-port':
+        f.fwdPort = v;
+        break;
+      case 'x-real-ip':
+        f.realIp = v;
+        break;
+    }
+  }
+  if (te && cl !== undefined) f.error = 'both Content-Length and Transfer-Encoding';
+  f.hasBody = te || (cl !== undefined && cl !== '0');
+  return f;
+}
+
+/** The values gangplank puts into the forwarding headers of one request. */
+export interface Forwarding {
+  trusted: boolean;
+  clientIp: string;
+  proto: string;
+  host: string;
+  port: string;
+}
+
+/**
+ * Builds the header list sent upstream (flat `[name, value, ...]`): hop-by-hop and
+ * Connection-named headers removed, Expect removed (the proxy already answered 100-continue),
+ * forwarding headers set, Host as given.
+ */
+export function upstreamRequestHeaders(raw: string[], f: RequestFacts, fw: Forwarding, host: string, extra?: string[]): string[] {
+  const drop = f.connection === undefined ? undefined : connectionTokens(f.connection);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (drop !== undefined || (name.length < 32 && DROP_LEN[name.length] === 1)) {
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP[lower] === 1 || FORWARDING[lower] === 1 || lower === 'host' || lower === 'expect') continue;
+      if (drop !== undefined && drop.includes(lower)) continue;
+    }
+    out.push(name, raw[i + 1]!);
+  }
+  out.push('host', host);
+  if (f.teTrailers) out.push('te', 'trailers');
+  if (fw.trusted) {
+    out.push(
+      'x-forwarded-for', f.xff === undefined ? fw.clientIp : f.xff + ', ' + fw.clientIp,
+      'x-forwarded-proto', f.proto ?? fw.proto,
+      'x-forwarded-host', f.fwdHost ?? fw.host,
+      'x-forwarded-port', f.fwdPort ?? fw.port,
+      'x-real-ip', f.realIp ?? fw.clientIp,
+    );
+  } else {
+    out.push(
+      'x-forwarded-for', fw.clientIp,
+      'x-forwarded-proto', fw.proto,
+      'x-forwarded-host', fw.host,
+      'x-forwarded-port', fw.port,
+      'x-real-ip', fw.clientIp,
+    );
+  }
+  if (extra !== undefined) for (let i = 0; i < extra.length; i++) out.push(extra[i]!);
+  return out;
+}
+
+/**
+ * Converts undici's raw response headers (Buffers) to the flat string list node's writeHead
+ * takes, dropping hop-by-hop headers and those the Connection header names. `Trailer` is kept:
+ * it announces the trailers we pass through.
+ */
+export function downstreamResponseHeaders(raw: Buffer[] | string[], out: string[]): string[] {
+  let drop: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    if (name.length < 32 && HOP_LEN[name.length] === 1) {
+      const lower = name.toLowerCase();
+      if (lower === 'connection') {
+        const t = connectionTokens(raw[i + 1]!.toString('latin1'));
+        if (t !== undefined) drop = drop === undefined ? t : drop.concat(t);
+        continue;
+      }
+      if (HOP_BY_HOP[lower] === 1 && lower !== 'trailer') continue;
+    }
+    out.push(name, raw[i + 1]!.toString('latin1'));
+  }
+  if (drop !== undefined) {
+    for (let i = out.length - 2; i >= 0; i -= 2) {
+      if (drop.includes(out[i]!.toLowerCase())) out.splice(i, 2);
+    }
+  }
+  return out;
+}
+
+/** Raw trailers from undici as `[name, value]` pairs for `res.addTrailers`, hop-by-hop removed. */
+export function trailerPairs(raw: Buffer[] | string[] | null): [string, string][] | undefined {
+  if (raw === null || raw.length === 0) return undefined;
+  const out: [string, string][] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    if (HOP_BY_HOP[name.toLowerCase()] === 1) continue;
+    out.push([name, raw[i + 1]!.toString('latin1')]);
+  }
+  return out.length === 0 ? undefined : out;
+}

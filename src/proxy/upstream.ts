@@ -1,0 +1,98 @@
+/**
+ * Keep-alive connection pools to backend endpoints, one undici Pool per origin, shared across
+ * route-table versions. Pools of origins no table mentions any more are closed after a grace
+ * period (in-flight requests on them finish first).
+ */
+import { Pool } from 'undici';
+import type { RouteTable, UpstreamEndpoint, UpstreamScheme } from '../controllers/routes/types.js';
+
+export interface UpstreamOptions {
+  connectMs: number;
+  responseHeaderMs: number;
+  /** Longest silence while a response body streams. */
+  upstreamIdleMs: number;
+  /** Extra CA certificates (PEM) trusted for `https` backends, on top of the system store. */
+  ca?: string[];
+  /** How long a pool no table references stays open. Default 60 s. */
+  retireMs?: number;
+}
+
+interface Entry {
+  pool: Pool;
+  /** When the pool was last seen unreferenced by the current table; 0 while referenced. */
+  orphanSince: number;
+}
+
+export class UpstreamPools {
+  private readonly pools = new Map<string, Entry>();
+  private readonly retireMs: number;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: UpstreamOptions) {
+    this.retireMs = o.retireMs ?? 60_000;
+  }
+
+  /** The pool for an endpoint. The origin's scheme follows the backend's scheme. */
+  get(ep: UpstreamEndpoint, scheme: UpstreamScheme): Pool {
+    const key = ep.origin;
+    const e = this.pools.get(key);
+    if (e !== undefined) return e.pool;
+    return this.create(key, ep, scheme);
+  }
+
+  private create(key: string, ep: UpstreamEndpoint, scheme: UpstreamScheme): Pool {
+    const tls = scheme === 'https';
+    const host = ep.address.includes(':') ? `[${ep.address}]` : ep.address;
+    const url = `${tls ? 'https' : 'http'}://${host}:${ep.port}`;
+    const pool = new Pool(url, {
+      connections: null,
+      pipelining: 1,
+      headersTimeout: this.o.responseHeaderMs,
+      bodyTimeout: this.o.upstreamIdleMs,
+      keepAliveTimeout: 4_000,
+      keepAliveMaxTimeout: 60_000,
+      connect: tls
+        ? { timeout: this.o.connectMs, rejectUnauthorized: true, ...(this.o.ca ? { ca: this.o.ca } : {}) }
+        : { timeout: this.o.connectMs },
+    });
+    this.pools.set(key, { pool, orphanSince: 0 });
+    return pool;
+  }
+
+  /** Marks pools the new table no longer references; a timer closes them after retireMs. */
+  retain(table: RouteTable): void {
+    const live = new Set<string>();
+    for (const r of table.routes()) for (const ep of r.backend.endpoints) live.add(ep.origin);
+    const now = Date.now();
+    for (const [key, e] of this.pools) {
+      if (live.has(key)) e.orphanSince = 0;
+      else if (e.orphanSince === 0) e.orphanSince = now;
+    }
+    this.timer ??= setInterval(() => this.sweep(), Math.max(1000, Math.min(this.retireMs, 30_000))).unref();
+  }
+
+  /** Closes pools unreferenced for longer than retireMs. */
+  sweep(now = Date.now()): number {
+    let closed = 0;
+    for (const [key, e] of this.pools) {
+      if (e.orphanSince !== 0 && now - e.orphanSince >= this.retireMs) {
+        this.pools.delete(key);
+        e.pool.close().catch(() => e.pool.destroy());
+        closed++;
+      }
+    }
+    return closed;
+  }
+
+  size(): number {
+    return this.pools.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    const all = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(all.map((e) => e.pool.destroy().catch(() => undefined)));
+  }
+}

@@ -44,7 +44,7 @@ export function configFromCommand(cmd: Command): RunConfig {
 
 async function run(cmd: Command): Promise<void> {
   const cfg = configFromCommand(cmd);
-  if (!cfg.manifests.length) throw new ConfigError('--manifests: give at least one directory of Kubernetes manifests (flag or config file)');
+  if (!cfg.manifests.length && !cfg.kubeconfig) throw new ConfigError('--manifests: give at least one directory of Kubernetes manifests, or --kubeconfig (flag or config file)');
   for (const d of cfg.manifests) if (!statSync(d, { throwIfNoEntry: false })?.isDirectory()) throw new ConfigError(`--manifests ${d}: no such directory`);
   const logger = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
   const app = await startApp(cfg, logger);

@@ -28,6 +28,10 @@ export interface RunConfig {
   keepAliveTimeout: number;
   workers: number;
   gracePeriod: number;
+  defaultCert: string;
+  defaultKey: string;
+  kubeconfig: string;
+  namespace: string;
   // Published address (Ingress status, DNS targets)
   publishService: string;
   publishAddress: string[];
@@ -104,6 +108,10 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'keepAliveTimeout', flag: 'keep-alive-timeout', kind: 'ms', default: 360000, help: 'idle keep-alive time of client connections (ms; above the AWS NLB idle timeout of 350 s)' },
   { key: 'workers', flag: 'workers', kind: 'int', default: availableParallelism(), help: 'proxy worker processes sharing the listening sockets (1 = serve in the main process; default: number of CPUs)' },
   { key: 'gracePeriod', flag: 'grace-period', kind: 'ms', default: 10_000, help: 'on SIGTERM, how long in-flight requests may take to finish' },
+  { key: 'defaultCert', flag: 'default-cert', kind: 'string', default: '', help: 'PEM certificate served to TLS clients no Ingress certificate matches (default: a self-signed one kept in the state dir)' },
+  { key: 'defaultKey', flag: 'default-key', kind: 'string', default: '', help: 'PEM private key of --default-cert' },
+  { key: 'kubeconfig', flag: 'kubeconfig', kind: 'string', default: '', help: 'read objects from the Kubernetes API with this kubeconfig instead of --manifests ("in-cluster" inside a pod)' },
+  { key: 'namespace', flag: 'namespace', kind: 'string', default: '', help: 'with --kubeconfig: watch only this namespace' },
   { key: 'publishService', flag: 'publish-service', kind: 'string', default: '', help: 'NAMESPACE/NAME of the LoadBalancer Service whose address the served Ingresses publish' },
   { key: 'publishAddress', flag: 'publish-address', kind: 'strings', default: [], help: 'IP or host name the served Ingresses publish (repeatable)' },
   { key: 'provider', flag: 'provider', kind: { oneOf: ['embedded', 'rfc2136', 'aws', 'none'] }, default: 'embedded', help: 'DNS provider for published host names' },
@@ -246,6 +254,7 @@ export function resolveConfig(cli: Record<string, unknown>, file?: string): RunC
     else out[spec.key] = spec.default;
   }
   const cfg = out as unknown as RunConfig;
+  if (!!cfg.defaultCert !== !!cfg.defaultKey) throw new ConfigError('--default-cert and --default-key must be given together');
   if (cfg.workers < 1) throw new ConfigError('--workers: must be at least 1');
   if (cfg.publishService && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(cfg.publishService)) throw new ConfigError(`--publish-service: must be NAMESPACE/NAME, got ${JSON.stringify(cfg.publishService)}`);
   if (!cfg.managedRecordTypes.length) throw new ConfigError('--managed-record-types: must name at least one record type');

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { Readable } from 'node:stream';
 import { request, Agent } from 'undici';
 import { startBackend, type Backend } from '../harness/backends.js';
 import { startGangplank, tempDir, type Gangplank } from '../harness/gangplank.js';
@@ -137,7 +138,7 @@ describe('routing, errors and forwarding', () => {
     async function* body() {
       for (let i = 0; i < size / chunk.length; i++) yield chunk;
     }
-    const res = await request(g.url('/api/upload'), { method: 'POST', headers: { host: 'shop.example.com' }, body: body() });
+    const res = await request(g.url('/api/upload'), { method: 'POST', headers: { host: 'shop.example.com' }, body: Readable.from(body()) });
     const json = (await res.body.json()) as { bodyBytes: number };
     assert.equal(res.statusCode, 200);
     assert.equal(json.bodyBytes, size);

@@ -31,7 +31,17 @@ async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * A provider that finds the zone of a name itself (an rfc2136 solver names a server, not its
+ * zones: the zone comes from the server's SOA answer), instead of from a fixed zone list.
+ */
+export interface ZoneFinder {
+  findZone(name: string): Promise<string>;
+}
+
 async function zoneOf(provider: DnsProvider, recordName: string): Promise<string> {
+  const finder = (provider as Partial<ZoneFinder>).findZone;
+  if (typeof finder === 'function') return finder.call(provider, recordName);
   const zones = await provider.zones();
   const zone = zoneFor(recordName, zones);
   if (!zone) throw new Error(`no zone of DNS provider ${provider.name} contains ${recordName} (zones: ${zones.join(', ') || 'none'}); add the zone or pick another solver`);

@@ -16,6 +16,8 @@ export interface DnsAnswer {
   /** TXT values (each joined from its strings) for TXT queries; addresses/names for others. */
   values: string[];
   authoritative: boolean;
+  /** The owner of an SOA record in the answer or authority section: the zone the name is in. */
+  zone?: string;
 }
 
 function encodeQuery(name: string, type: QueryType, id: number): Buffer {
@@ -35,7 +37,13 @@ function toAnswer(res: packet.Packet, type: string): DnsAnswer {
     } else values.push(String(a.data));
   }
   const flags = res.flags ?? 0;
-  return { rcode: (res as { rcode?: string }).rcode ?? 'NOERROR', values, authoritative: (flags & packet.AUTHORITATIVE_ANSWER) !== 0 };
+  const soa = [...(res.answers ?? []), ...(res.authorities ?? [])].find((r) => r.type === 'SOA');
+  return {
+    rcode: (res as { rcode?: string }).rcode ?? 'NOERROR',
+    values,
+    authoritative: (flags & packet.AUTHORITATIVE_ANSWER) !== 0,
+    ...(soa ? { zone: soa.name.toLowerCase().replace(/\.$/, '') } : {}),
+  };
 }
 
 function udpQuery(host: string, port: number, msg: Buffer, timeoutMs: number): Promise<packet.Packet> {

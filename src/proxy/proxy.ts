@@ -165,11 +165,14 @@ export class HttpProxy implements Component {
     this.stopped ??= (async () => {
       if (this.server.listening) {
         const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+        // Connections go idle as their in-flight requests finish: close each as soon as it does.
         this.server.closeIdleConnections();
+        const sweep = setInterval(() => this.server.closeIdleConnections(), 50);
         const timer = setTimeout(() => {
           for (const s of this.sockets) s.destroy();
         }, graceMs);
         await closed;
+        clearInterval(sweep);
         clearTimeout(timer);
       }
       await this.pools.close();

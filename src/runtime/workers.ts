@@ -164,6 +164,8 @@ export async function runWorker(): Promise<void> {
   const logger = createLogger({ level: cfg.logLevel, format: cfg.logFormat }).child({ worker: index });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gangplank_worker_process_' });
+  // Constructing an AggregatorRegistry is what makes a worker answer the primary's metric requests.
+  new AggregatorRegistry();
   AggregatorRegistry.setRegistries([registry]);
   const store = new LocalStore();
   const plane = createDataPlane(cfg, store, registry, logger);

@@ -47,7 +47,7 @@ export function startProc(cmd: string, args: string[], opts: SpawnOptions & { na
     child,
     output: () => out,
     exited,
-    async stop(graceMs = 5000) {
+    async stop(graceMs = 15_000) {
       live.delete(proc);
       if (child.exitCode !== null || child.signalCode !== null) return exited;
       child.kill('SIGTERM');

@@ -30,8 +30,8 @@ export class RoutesController implements Component {
     registerRouteIndexes(store);
     this.compiler = new RouteCompiler(store, cfg);
     this.reloads = new Counter({ name: 'gangplank_config_reloads_total', help: 'Route table compilations, by result.', labelNames: ['result'], registers: [registry] });
-    this.hosts = new Gauge({ name: 'gangplank_route_hosts', help: 'Hosts in the route table (exact, wildcard and host-less).', registers: [registry] });
-    this.conflictGauge = new Gauge({ name: 'gangplank_route_conflicts', help: 'Ingress rules ignored because an older Ingress defines the same host and path.', registers: [registry] });
+    this.hosts = new Gauge({ name: 'gangplank_route_hosts', help: 'Hosts in the route table (exact, wildcard and host-less).', registers: [registry], aggregator: 'max' });
+    this.conflictGauge = new Gauge({ name: 'gangplank_route_conflicts', help: 'Ingress rules ignored because an older Ingress defines the same host and path.', registers: [registry], aggregator: 'max' });
   }
 
   current(): CompiledTable {

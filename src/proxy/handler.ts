@@ -24,6 +24,7 @@ import {
 } from './headers.js';
 import type { EntrypointMetrics } from './metrics.js';
 import { normalizeHost, parseTarget } from './normalize.js';
+import { H2Exchange } from './h2exchange.js';
 import type { UpstreamPools } from './upstream.js';
 
 export interface HandlerOptions {
@@ -37,7 +38,19 @@ export interface HandlerOptions {
   metrics: EntrypointMetrics;
   pools: UpstreamPools;
   balancer: Balancer;
+  /** Web entrypoint: the websecure port that ssl-redirect responses point at. */
+  redirectPort?: number;
+  /**
+   * Websecure: true when the request's host would be served another certificate than its SNI
+   * name (the client reused a connection it should not have): answered 421.
+   */
+  misdirected?: (req: IncomingMessage, host: string) => boolean;
 }
+
+/** Answers HTTP-01 challenges: the key authorization for a token, or undefined. */
+export type AcmeResponder = (token: string) => string | undefined;
+
+export const ACME_PREFIX = '/.well-known/acme-challenge/';
 
 /** What the proxy knows about a client connection, computed once per socket. */
 export interface Peer {
@@ -73,6 +86,8 @@ export interface Refusal {
   message: string;
   /** Close the client connection after answering (malformed requests). */
   close: boolean;
+  /** A redirect's target. */
+  location?: string;
 }
 
 /** The outcome of routing one request; shared by plain requests and upgrades. */
@@ -88,6 +103,8 @@ export interface Routed {
 
 export class ProxyHandler {
   table: RouteTable | undefined;
+  /** Set by the data plane on the web entrypoint; consulted before routing. */
+  acme: AcmeResponder | undefined;
   private readonly facts: RequestFacts = newFacts();
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -105,6 +122,8 @@ export class ProxyHandler {
     const t = parseTarget(req.url ?? '');
     if (t === undefined) return { status: 400, message: 'bad request: invalid request target', close: true };
     let hostRaw = t.host ?? facts.host;
+    // HTTP/2 carries the authority as a pseudo-header; Host is optional there.
+    if (hostRaw === undefined && req.httpVersionMajor === 2) hostRaw = req.headers[':authority'] as string | undefined;
     if (hostRaw === undefined) {
       if (req.httpVersionMinor >= 1 && req.httpVersionMajor === 1) {
         return { status: 400, message: 'bad request: missing Host header', close: true };
@@ -113,14 +132,25 @@ export class ProxyHandler {
     }
     const host = normalizeHost(hostRaw);
     if (host === undefined) return { status: 400, message: 'bad request: invalid Host header', close: true };
+    const o = this.o;
+    if (o.misdirected !== undefined && o.misdirected(req, host)) {
+      return { status: 421, message: `misdirected request: this connection was made for another host than ${host}; open a new connection for it`, close: false };
+    }
     const table = this.table;
     if (table === undefined) return { status: 503, message: 'no routes loaded yet', close: false };
     const route = table.match(host, t.path);
     if (route === undefined) return { status: 404, message: `no route for ${host}${t.path}`, close: false };
+    // traefik router.entrypoints: a route of another entrypoint does not exist here.
+    if (route.entrypoints !== undefined && !route.entrypoints.includes(o.entrypoint)) return { status: 404, message: `no route for ${host}${t.path} on entrypoint ${o.entrypoint}`, close: false };
+    if (route.sslRedirect === true && o.redirectPort !== undefined && !t.path.startsWith(ACME_PREFIX)) {
+      const get = req.method === 'GET' || req.method === 'HEAD';
+      const h = host.includes(':') ? `[${host}]` : host;
+      const location = `https://${h}${o.redirectPort === 443 ? '' : `:${o.redirectPort}`}${t.query === '' ? t.path : t.path + t.query}`;
+      return { status: get ? 301 : 308, message: `moved to ${location}`, close: false, location };
+    }
     const b = route.backend;
     if (b.error !== undefined) return { status: 503, message: `backend ${b.id} unavailable: ${b.error}`, close: false };
     if (b.endpoints.length === 0) return { status: 503, message: `no ready endpoints for ${b.id}`, close: false };
-    if (b.scheme === 'h2c') return { status: 502, message: `backend ${b.id}: h2c upstreams are not supported yet`, close: false };
     return { route, host, path: t.path, target: t.query === '' ? t.path : t.path + t.query, authority: hostRaw };
   }
 
@@ -139,6 +169,7 @@ export class ProxyHandler {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const start = performance.now();
+    if (this.acme !== undefined && this.answerAcme(req, res, start)) return;
     const facts = this.facts;
     const r = this.route(req, facts);
     if ('status' in r) {
@@ -155,11 +186,29 @@ export class ProxyHandler {
     const fw: Forwarding = { trusted: peer.trusted, clientIp: peer.ip, proto: this.o.proto, host: r.authority, port: peer.localPort };
     const hostHeader = b.passHostHeader ? r.authority : hostPort(ep);
     const headers = upstreamRequestHeaders(req.rawHeaders, facts, fw, hostHeader);
+    if (b.scheme === 'h2c') {
+      new H2Exchange(this, req, res, r, ep, headers, facts.hasBody, start, peer.ip, setCookie === undefined ? undefined : stickyCookie(b, setCookie)).send();
+      return;
+    }
     const ex = new Exchange(this, req, res, r, ep, headers, facts.hasBody, start, peer.ip);
     if (setCookie !== undefined) ex.setCookie = stickyCookie(b, setCookie);
     (res as ExRes)[kExchange] = ex;
     res.on('close', onResponseClose);
     ex.send();
+  }
+
+  /** HTTP-01: answers a challenge the responder knows; false lets the request route normally. */
+  private answerAcme(req: IncomingMessage, res: ServerResponse, start: number): boolean {
+    const url = req.url;
+    if (url === undefined || !url.startsWith(ACME_PREFIX) || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+    const token = url.slice(ACME_PREFIX.length);
+    if (token === '' || token.includes('/') || token.includes('?')) return false;
+    const keyAuth = this.acme!(token);
+    if (keyAuth === undefined) return false;
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(keyAuth), 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : keyAuth);
+    this.o.metrics.request('acme-http01', 200, req.method ?? '', (performance.now() - start) / 1000);
+    return true;
   }
 
   /** Answers a request the proxy will not forward, with a plain-text reason. */
@@ -170,8 +219,10 @@ export class ProxyHandler {
       'content-length': Buffer.byteLength(body),
       'cache-control': 'no-store',
     };
+    if (r.location !== undefined) headers.location = r.location;
     // A request body we will not read would be parsed as the next request: close instead.
-    if (r.close || (this.facts.hasBody && !req.complete)) {
+    // (HTTP/2 forbids Connection; a stream ends on its own.)
+    if (req.httpVersionMajor === 1 && (r.close || (this.facts.hasBody && !req.complete))) {
       headers.connection = 'close';
       res.shouldKeepAlive = false;
     }
@@ -192,7 +243,7 @@ export function hostPort(ep: UpstreamEndpoint): string {
   return ep.address.includes(':') ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
 }
 
-function stickyCookie(b: Backend, value: string): string {
+export function stickyCookie(b: Backend, value: string): string {
   const s = b.sticky!;
   let c = `${s.name}=${value}; Path=/`;
   if (s.maxAge !== undefined) c += `; Max-Age=${s.maxAge}`;
@@ -300,7 +351,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     if (this.setCookie !== undefined) out.push('set-cookie', this.setCookie);
     // If writeHead throws (a header value node refuses), undici aborts and the client gets a 502.
-    this.res.writeHead(statusCode, statusText, out);
+    // HTTP/2 has no reason phrase.
+    if (this.req.httpVersionMajor === 1) this.res.writeHead(statusCode, statusText, out);
+    else this.res.writeHead(statusCode, out);
     this.responded = true;
     return true;
   }
@@ -368,7 +421,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       'content-length': body.length,
       'cache-control': 'no-store',
     };
-    if (this.hasBody && !this.req.complete) {
+    if (this.hasBody && !this.req.complete && this.req.httpVersionMajor === 1) {
       hdrs.connection = 'close';
       this.res.shouldKeepAlive = false;
     }

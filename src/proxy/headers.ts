@@ -178,6 +178,8 @@ export function upstreamRequestHeaders(raw: string[], f: RequestFacts, fw: Forwa
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
+    // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) are not headers.
+    if (name.charCodeAt(0) === 58) continue;
     if (drop !== undefined || (name.length < 32 && DROP_LEN[name.length] === 1)) {
       const lower = name.toLowerCase();
       if (HOP_BY_HOP[lower] === 1 || FORWARDING[lower] === 1 || lower === 'host' || lower === 'expect') continue;

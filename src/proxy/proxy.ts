@@ -1,15 +1,19 @@
 /**
- * The plain-HTTP/1.1 entrypoint: a node:http server with strict parsing and client-side limits,
- * serving the current route table through ProxyHandler.
+ * An entrypoint: plain HTTP/1.1 (web), or TLS with HTTP/2 and HTTP/1.1 by ALPN (websecure), with
+ * strict parsing and client-side limits, serving the current route table through ProxyHandler.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createSecureServer, type Http2SecureServer, type Http2Session, type SecureServerOptions } from 'node:http2';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import { BlockList, isIPv6, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { RouteTable } from '../controllers/routes/types.js';
 import type { Component } from '../runtime/lifecycle.js';
 import { Balancer } from './balancer.js';
-import { ProxyHandler } from './handler.js';
+import { ProxyHandler, type AcmeResponder } from './handler.js';
+import { SERVER_TLS_OPTIONS } from '../tls/options.js';
+import { canonicalName } from '../tls/match.js';
 import { EntrypointMetrics, type ProxyMetrics } from './metrics.js';
 import { UpgradeHandler } from './upgrade.js';
 import { UpstreamPools } from './upstream.js';
@@ -50,6 +54,49 @@ export interface ProxyOptions {
   unhealthyMs?: number;
   /** How long the pool of an endpoint no table mentions stays open. Default 60 s. */
   poolRetireMs?: number;
+  /** Web: the websecure port ssl-redirect responses point at (omit to never redirect). */
+  redirectPort?: number;
+  /** Web: answers HTTP-01 challenges before routing. */
+  acmeResponder?: AcmeResponder;
+  /** Websecure: serve TLS with these certificates (HTTP/2 and HTTP/1.1 by ALPN). */
+  tls?: TlsEntrypointOptions;
+}
+
+/** What a TLS entrypoint needs from the certificate store. */
+export interface TlsCertificates {
+  readonly defaultCert: { certPem: string; keyPem: string };
+  readonly sniCallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
+  /** The context a canonical host name is served with (identity tells two certificates apart). */
+  contextFor(host: string): SecureContext;
+}
+
+/** HTTP/2 limits that bound the known floods (Rapid Reset, CONTINUATION, PING floods). */
+export interface Http2Limits {
+  /** Streams one client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). Default 250. */
+  maxConcurrentStreams: number;
+  /** Streams refused or reset before the session is closed (Rapid Reset). Default 100. */
+  maxSessionRejectedStreams: number;
+  /** Invalid frames (incl. empty CONTINUATIONs) before the session is closed. Default 1000. */
+  maxSessionInvalidFrames: number;
+  /** Unacknowledged PINGs allowed. Default 10. */
+  maxOutstandingPings: number;
+  /** Header pairs per block. Default 128. */
+  maxHeaderListPairs: number;
+}
+
+export const DEFAULT_H2_LIMITS: Http2Limits = {
+  maxConcurrentStreams: 250,
+  maxSessionRejectedStreams: 100,
+  maxSessionInvalidFrames: 1000,
+  maxOutstandingPings: 10,
+  maxHeaderListPairs: 128,
+};
+
+export interface TlsEntrypointOptions {
+  certs: TlsCertificates;
+  /** 48 bytes, shared by every worker; rotate with setTicketKeys. */
+  ticketKeys: Buffer;
+  h2?: Partial<Http2Limits>;
 }
 
 export const DEFAULT_TIMEOUTS: ProxyTimeouts = {
@@ -84,12 +131,16 @@ export function trustedList(cidrs: readonly string[]): BlockList {
 
 const CLIENT_ERROR_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
+type AnyServer = Server | Http2SecureServer;
+
 export class HttpProxy implements Component {
-  private readonly server: Server;
+  private readonly server: AnyServer;
   private readonly handler: ProxyHandler;
   private readonly pools: UpstreamPools;
   private readonly metrics: EntrypointMetrics;
   private readonly sockets = new Set<Socket>();
+  private readonly sessions = new Set<Http2Session>();
+  private stopping = false;
   private stopped: Promise<void> | undefined;
 
   constructor(private readonly o: ProxyOptions) {
@@ -103,9 +154,12 @@ export class HttpProxy implements Component {
       ...(o.upstreamCa ? { ca: o.upstreamCa } : {}),
       ...(o.poolRetireMs !== undefined ? { retireMs: o.poolRetireMs } : {}),
     });
+    const certs = o.tls?.certs;
     this.handler = new ProxyHandler({
       entrypoint: o.entrypoint,
-      proto: 'http',
+      proto: o.tls ? 'https' : 'http',
+      ...(o.redirectPort !== undefined ? { redirectPort: o.redirectPort } : {}),
+      ...(certs ? { misdirected: (req: IncomingMessage, host: string) => misdirected(certs, req, host) } : {}),
       trusted: trustedList(o.trustedProxies),
       accessLog: o.accessLog ?? null,
       logger: o.logger,
@@ -113,8 +167,8 @@ export class HttpProxy implements Component {
       pools: this.pools,
       balancer: new Balancer(o.unhealthyMs !== undefined ? { unhealthyMs: o.unhealthyMs } : {}),
     });
-    this.server = createServer(
-      {
+    this.handler.acme = o.acmeResponder;
+    const http1 = {
         insecureHTTPParser: false,
         maxHeaderSize: o.maxHeaderSize ?? 16 * 1024,
         headersTimeout: t.headersMs,
@@ -126,9 +180,48 @@ export class HttpProxy implements Component {
         requireHostHeader: false,
         joinDuplicateHeaders: false,
         noDelay: true,
-      },
-      this.handler.handle,
-    );
+    };
+    if (o.tls) {
+      const tls = o.tls;
+      const lim = { ...DEFAULT_H2_LIMITS, ...tls.h2 };
+      const handle = this.handler.handle;
+      const opts: SecureServerOptions = {
+        ...SERVER_TLS_OPTIONS,
+        cert: tls.certs.defaultCert.certPem,
+        key: tls.certs.defaultCert.keyPem,
+        SNICallback: tls.certs.sniCallback,
+        ticketKeys: tls.ticketKeys,
+        allowHTTP1: true,
+        // Clients must finish the handshake quickly (slow-loris on TLS).
+        handshakeTimeout: Math.min(t.headersMs, 10_000),
+        settings: { maxConcurrentStreams: lim.maxConcurrentStreams, maxHeaderListSize: o.maxHeaderSize ?? 16 * 1024, enablePush: false },
+        maxSessionRejectedStreams: lim.maxSessionRejectedStreams,
+        maxSessionInvalidFrames: lim.maxSessionInvalidFrames,
+        maxOutstandingPings: lim.maxOutstandingPings,
+        maxHeaderListPairs: lim.maxHeaderListPairs,
+        peerMaxConcurrentStreams: lim.maxConcurrentStreams,
+        unknownProtocolTimeout: 10_000,
+      };
+      // During a graceful stop, HTTP/1.1 answers say Connection: close; HTTP/2 sessions get GOAWAY.
+      const server = createSecureServer(opts, (req, res) => {
+        if (this.stopping && req.httpVersionMajor === 1) (res as unknown as ServerResponse).shouldKeepAlive = false;
+        handle(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+      });
+      // HTTP/1.1 over TLS goes through node's http connection code, which reads these from the server.
+      Object.assign(server, http1);
+      server.on('session', (s: Http2Session) => {
+        this.sessions.add(s);
+        s.setTimeout(t.keepAliveMs, () => s.close());
+        s.once('close', () => this.sessions.delete(s));
+      });
+      server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+        this.metrics.clientError(400);
+        if (o.logger.isLevelEnabled('debug')) o.logger.debug({ entrypoint: o.entrypoint, err: err.code ?? err.message }, 'TLS handshake failed');
+      });
+      this.server = server;
+    } else {
+      this.server = createServer(http1, this.handler.handle);
+    }
     this.server.on('upgrade', new UpgradeHandler(this.handler).handle);
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
     this.server.on('connection', (s: Socket) => {
@@ -139,6 +232,16 @@ export class HttpProxy implements Component {
         this.metrics.connections(-1);
       });
     });
+  }
+
+  /** Answers HTTP-01 challenges from now on (undefined: stop). */
+  setAcmeResponder(fn: AcmeResponder | undefined): void {
+    this.handler.acme = fn;
+  }
+
+  /** Websecure: the ticket keys of the server's own context (SNI contexts are the certificate store's). */
+  setTicketKeys(keys: Buffer): void {
+    if ('setTicketKeys' in this.server) this.server.setTicketKeys(keys);
   }
 
   /** Serves `t` from now on; requests already routed finish on the table they started with. */
@@ -163,12 +266,17 @@ export class HttpProxy implements Component {
   /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes everything. */
   stop(graceMs = 5_000): Promise<void> {
     this.stopped ??= (async () => {
+      this.stopping = true;
       if (this.server.listening) {
-        const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+        const server = this.server as Server;
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // Connections go idle as their in-flight requests finish: close each as soon as it does.
-        this.server.closeIdleConnections();
-        const sweep = setInterval(() => this.server.closeIdleConnections(), 50);
+        // HTTP/2 sessions get a GOAWAY and close when their streams are done.
+        server.closeIdleConnections();
+        for (const s of this.sessions) s.close();
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
         const timer = setTimeout(() => {
+          for (const s of this.sessions) s.destroy();
           for (const s of this.sockets) s.destroy();
         }, graceMs);
         await closed;
@@ -207,4 +315,11 @@ export class HttpProxy implements Component {
     // Do not wait for a slow client to read: drop it shortly after.
     setTimeout(() => socket.destroy(), 1_000).unref();
   }
+}
+
+/** True when `host` would get another certificate than the connection's SNI name (RFC 9110 421). */
+function misdirected(certs: TlsCertificates, req: IncomingMessage, host: string): boolean {
+  const sni = (req.socket as TLSSocket).servername;
+  if (!sni || sni === host) return false;
+  return certs.contextFor(canonicalName(sni)) !== certs.contextFor(host);
 }

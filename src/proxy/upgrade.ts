@@ -12,8 +12,11 @@ import { downstreamResponseHeaders, newFacts, upstreamRequestHeaders, type Reque
 import { hostPort, logAccess, peerOf, type ProxyHandler, type Routed } from './handler.js';
 
 const STATUS_TEXT: Record<number, string> = {
+  301: 'Moved Permanently',
+  308: 'Permanent Redirect',
   400: 'Bad Request',
   404: 'Not Found',
+  421: 'Misdirected Request',
   426: 'Upgrade Required',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
@@ -21,7 +24,7 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 /** Writes a complete plain-text response on a raw socket and closes it. */
-export function writeRawResponse(socket: Duplex, status: number, message: string): void {
+export function writeRawResponse(socket: Duplex, status: number, message: string, location?: string): void {
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -29,7 +32,8 @@ export function writeRawResponse(socket: Duplex, status: number, message: string
   const body = message + '\n';
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n${body}`,
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\nCache-Control: no-store\r\n` +
+      `${location === undefined ? '' : `Location: ${location}\r\n`}\r\n${body}`,
   );
 }
 
@@ -50,7 +54,7 @@ export class UpgradeHandler {
     if ('status' in r) {
       if (r.status === 400) o.metrics.clientError(400);
       else o.metrics.request('', r.status, req.method ?? '', 0);
-      writeRawResponse(socket, r.status, r.message);
+      writeRawResponse(socket, r.status, r.message, r.location);
       return;
     }
     if (req.method !== 'GET' || facts.upgrade === undefined || facts.hasBody) {
@@ -59,6 +63,11 @@ export class UpgradeHandler {
       return;
     }
     const b = r.route.backend;
+    if (b.scheme === 'h2c') {
+      o.metrics.request(r.route.id, 502, 'GET', 0);
+      writeRawResponse(socket, 502, `backend ${b.id} speaks h2c, which cannot carry an HTTP/1.1 upgrade`);
+      return;
+    }
     const { ep } = this.h.choose(b, facts);
     if (ep === undefined) {
       o.metrics.request(r.route.id, 503, 'GET', 0);

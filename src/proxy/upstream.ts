@@ -5,6 +5,7 @@
  */
 import { Pool } from 'undici';
 import type { RouteTable, UpstreamEndpoint, UpstreamScheme } from '../controllers/routes/types.js';
+import { H2Sessions } from './h2upstream.js';
 
 export interface UpstreamOptions {
   connectMs: number;
@@ -27,9 +28,16 @@ export class UpstreamPools {
   private readonly pools = new Map<string, Entry>();
   private readonly retireMs: number;
   private timer: NodeJS.Timeout | undefined;
+  /** Sessions to h2c backends (undici has no h2c). */
+  readonly h2: H2Sessions;
+  readonly responseHeaderMs: number;
+  readonly upstreamIdleMs: number;
 
   constructor(private readonly o: UpstreamOptions) {
     this.retireMs = o.retireMs ?? 60_000;
+    this.h2 = new H2Sessions({ connectMs: o.connectMs });
+    this.responseHeaderMs = o.responseHeaderMs;
+    this.upstreamIdleMs = o.upstreamIdleMs;
   }
 
   /** The pool for an endpoint. The origin's scheme follows the backend's scheme. */
@@ -68,6 +76,7 @@ export class UpstreamPools {
       if (live.has(key)) e.orphanSince = 0;
       else if (e.orphanSince === 0) e.orphanSince = now;
     }
+    if (this.h2.size() !== 0) this.h2.retain(live);
     this.timer ??= setInterval(() => this.sweep(), Math.max(1000, Math.min(this.retireMs, 30_000))).unref();
   }
 
@@ -91,6 +100,7 @@ export class UpstreamPools {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.h2.close();
     const all = [...this.pools.values()];
     this.pools.clear();
     await Promise.all(all.map((e) => e.pool.destroy().catch(() => undefined)));

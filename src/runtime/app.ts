@@ -16,6 +16,7 @@ import type { Policy } from '../controllers/dns/plan.js';
 import type { RecordType } from '../controllers/dns/types.js';
 import { RoutesController } from '../controllers/routes/controller.js';
 import { IngressStatusController } from '../controllers/status.js';
+import { createCertificates } from '../controllers/certs/setup.js';
 import { FileSource } from '../sources/files.js';
 import { Store } from '../store/store.js';
 import { StateDirWriter } from '../writers/statedir.js';
@@ -23,6 +24,7 @@ import type { RunConfig } from './config.js';
 import { createDataPlane, type DataPlane } from './dataplane.js';
 import type { Component } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
+import { kubeMode } from './kube-mode.js';
 import { WorkerPool } from './workers.js';
 
 export interface App {
@@ -44,7 +46,9 @@ export async function startApp(cfg: RunConfig, logger: Logger = createLogger({ l
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gangplank_process_' });
   const store = new Store();
-  const writer = new StateDirWriter(stateDir, store, logger.child({ component: 'writer' }));
+  // --kubeconfig: objects from the API server, outputs back to it (see kube-mode.ts).
+  const kube = cfg.kubeconfig ? kubeMode(cfg, store, logger) : undefined;
+  const writer = kube?.writer ?? new StateDirWriter(stateDir, store, logger.child({ component: 'writer' }));
   const invalid = new Gauge({ name: 'gangplank_invalid_objects', help: 'Documents rejected by validation (see /api/objects).', registers: [registry] });
 
   // The data plane runs here, or in workers; the primary keeps a route table of its own for /api/routes.
@@ -93,7 +97,15 @@ export async function startApp(cfg: RunConfig, logger: Logger = createLogger({ l
       })
     : undefined;
   if (dns) admin.addJson('/api/dns', () => dns.view());
-  const source = new FileSource({ dirs: cfg.manifests, store, logger: logger.child({ component: 'files' }) });
+  const certs = createCertificates({ cfg, store, writer, logger, registry }, { http01Check: { port: cfg.acmeHttp01CheckPort } });
+  admin.addJson('/api/certificates', () => certs.view());
+  // HTTP-01 tokens are answered by the web entrypoint, in this process or in every worker.
+  if (dataPlane) dataPlane.setAcmeResponder((token) => certs.http01.get(token));
+  else {
+    workers!.http01 = () => certs.http01.entries();
+    certs.http01.onChange = (token, value) => workers!.setHttp01(token, value);
+  }
+  const source = kube?.source ?? new FileSource({ dirs: cfg.manifests, store, logger: logger.child({ component: 'files' }) });
   source.onSync = () => invalid.set(store.rejected().length);
 
   const started: Component[] = [];
@@ -126,6 +138,8 @@ export async function startApp(cfg: RunConfig, logger: Logger = createLogger({ l
     await startC(status);
     for (const c of dnsBackend?.components ?? []) await startC(c);
     if (dns) await startC(dns);
+    for (const c of certs.components) await startC(c);
+    if (kube) await startC(kube.reporter(routes, dns));
   } catch (err) {
     await stop();
     throw err;

@@ -72,6 +72,7 @@ export interface RunConfig {
   maxConcurrentChallenges: number;
   dns01RecursiveNameservers: string[];
   dns01RecursiveNameserversOnly: boolean;
+  acmeHttp01CheckPort: number;
   issuanceBackoffBase: number;
   issuanceBackoffMax: number;
 }
@@ -149,6 +150,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { key: 'maxConcurrentChallenges', flag: 'max-concurrent-challenges', kind: 'int', default: 60, help: 'certificates issued in parallel at most' },
   { key: 'dns01RecursiveNameservers', flag: 'dns01-recursive-nameservers', kind: 'csv', default: [], help: 'HOST:PORT list used for the DNS-01 propagation check' },
   { key: 'dns01RecursiveNameserversOnly', flag: 'dns01-recursive-nameservers-only', kind: 'bool', default: false, help: 'check DNS-01 propagation only against --dns01-recursive-nameservers' },
+  { key: 'acmeHttp01CheckPort', flag: 'acme-http01-check-port', kind: 'port', default: 80, help: 'port of the HTTP-01 self-check before a challenge is accepted (the port the CA connects to)' },
   { key: 'issuanceBackoffBase', flag: 'issuance-backoff-base', kind: 'ms', default: 3_600_000, help: 'first wait after a failed issuance (doubles each time)' },
   { key: 'issuanceBackoffMax', flag: 'issuance-backoff-max', kind: 'ms', default: 32 * 3_600_000, help: 'longest wait between failed issuances' },
 ];

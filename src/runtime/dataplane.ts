@@ -1,32 +1,48 @@
 /**
- * The data plane: a route table kept in step with a store, and the entrypoints that serve it.
+ * The data plane: a route table kept in step with a store, and the entrypoints that serve it —
+ * web (plain HTTP) and websecure (TLS, HTTP/2) with the certificates of the store's Secrets.
  * Runs in the single gangplank process (`--workers 1`) or in each worker process, where the
- * store is fed by the primary over IPC.
+ * store is fed by the primary over IPC (Secrets and session ticket keys included).
  */
 import type { Registry } from 'prom-client';
 import { RoutesController } from '../controllers/routes/controller.js';
+import type { AcmeResponder } from '../proxy/handler.js';
 import { createProxyMetrics } from '../proxy/metrics.js';
-import { HttpProxy } from '../proxy/proxy.js';
+import { HttpProxy, type ProxyOptions } from '../proxy/proxy.js';
 import type { Store } from '../store/store.js';
+import { CertStore } from '../tls/certstore.js';
+import { loadDefaultCertificate } from '../tls/default-cert.js';
+import { checkTicketKeys, newTicketKeys, TicketKeyRotator } from '../tls/ticket-keys.js';
 import type { RunConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 
 export interface DataPlane {
   routes: RoutesController;
   web: HttpProxy;
+  /** The websecure entrypoint; set once start() has loaded the default certificate. */
+  readonly websecure: HttpProxy | undefined;
+  /** The certificates websecure serves (problems() for the admin views); set by start(). */
+  readonly certs: CertStore | undefined;
+  /** HTTP-01 challenges on the web entrypoint. */
+  setAcmeResponder(fn: AcmeResponder | undefined): void;
+  /** Session ticket keys from the primary (worker mode). */
+  setTicketKeys(keys: Buffer): void;
   start(): Promise<void>;
   /** Stops accepting and lets in-flight requests finish for up to `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }
 
-export function createDataPlane(cfg: RunConfig, store: Store, registry: Registry, logger: Logger): DataPlane {
+export interface DataPlaneOptions {
+  /** Ticket keys come from outside (the primary) through setTicketKeys; otherwise the data plane makes and rotates its own. */
+  externalTicketKeys?: boolean;
+}
+
+export function createDataPlane(cfg: RunConfig, store: Store, registry: Registry, logger: Logger, opts: DataPlaneOptions = {}): DataPlane {
   const routes = new RoutesController(store, { ingressClass: cfg.ingressClass }, logger.child({ component: 'routes' }), registry);
   const accessLog = cfg.accessLog ? createLogger({ level: 'info', format: 'json', destination: 1 }) : null;
   const metrics = createProxyMetrics(registry);
-  const web = new HttpProxy({
-    entrypoint: 'web',
+  const common: Omit<ProxyOptions, 'entrypoint' | 'port' | 'logger'> = {
     bind: cfg.bind,
-    port: cfg.httpPort,
     trustedProxies: cfg.trustedProxies,
     timeouts: {
       connectMs: cfg.upstreamConnectTimeout,
@@ -37,19 +53,66 @@ export function createDataPlane(cfg: RunConfig, store: Store, registry: Registry
       keepAliveMs: cfg.keepAliveTimeout,
     },
     accessLog,
-    logger: logger.child({ component: 'proxy', entrypoint: 'web' }),
     metrics,
+  };
+  const web = new HttpProxy({
+    ...common,
+    entrypoint: 'web',
+    port: cfg.httpPort,
+    redirectPort: cfg.httpsPort,
+    logger: logger.child({ component: 'proxy', entrypoint: 'web' }),
   });
-  routes.onTable((t) => web.setTable(t));
+  let websecure: HttpProxy | undefined;
+  let certs: CertStore | undefined;
+  let ticketKeys = newTicketKeys();
+  const applyKeys = (keys: Buffer) => {
+    ticketKeys = checkTicketKeys(keys);
+    certs?.setTicketKeys(keys);
+    websecure?.setTicketKeys(keys);
+  };
+  const rotator = opts.externalTicketKeys ? undefined : new TicketKeyRotator(applyKeys);
+  routes.onTable((t) => {
+    web.setTable(t);
+    certs?.setTable(t);
+    websecure?.setTable(t);
+  });
   return {
     routes,
     web,
+    get websecure() {
+      return websecure;
+    },
+    get certs() {
+      return certs;
+    },
+    setAcmeResponder(fn) {
+      web.setAcmeResponder(fn);
+    },
+    setTicketKeys: applyKeys,
     async start() {
       await routes.start();
+      const def = await loadDefaultCertificate({ certFile: cfg.defaultCert, keyFile: cfg.defaultKey, stateDir: cfg.stateDir });
+      if (rotator) ticketKeys = rotator.current();
+      certs = new CertStore(store, def, ticketKeys, logger.child({ component: 'tls' }));
+      certs.setTable(routes.current());
+      certs.start();
+      websecure = new HttpProxy({
+        ...common,
+        entrypoint: 'websecure',
+        port: cfg.httpsPort,
+        logger: logger.child({ component: 'proxy', entrypoint: 'websecure' }),
+        tls: { certs, ticketKeys },
+      });
+      websecure.setTable(routes.current());
+      rotator?.start();
       await web.start();
+      await websecure.start();
+      logger.info({ defaultCertificate: def.source }, 'websecure serving');
     },
     async stop(graceMs = cfg.gracePeriod) {
-      await web.stop(graceMs);
+      rotator?.stop();
+      await Promise.all([web.stop(graceMs), websecure?.stop(graceMs)]);
+      certs?.stop();
       await routes.stop();
       accessLog?.flush();
     },

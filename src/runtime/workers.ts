@@ -15,6 +15,7 @@ import type { Change, Store } from '../store/store.js';
 import { Store as LocalStore } from '../store/store.js';
 import type { RunConfig } from './config.js';
 import { createDataPlane } from './dataplane.js';
+import { TicketKeyRotator } from '../tls/ticket-keys.js';
 import { createLogger, type Logger } from './logger.js';
 
 const FORWARDED = new Set(['Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Secret']);
@@ -23,9 +24,12 @@ const PRIMARY_SOURCE = 'primary';
 const RESTART_MIN_INTERVAL_MS = 1000;
 
 type ToWorker =
-  | { t: 'snapshot'; objects: TypedObject[] }
+  | { t: 'snapshot'; objects: TypedObject[]; http01: [string, string][] }
+  | { t: 'http01'; token: string; value?: string }
   | { t: 'changes'; upserts: TypedObject[]; deletes: string[] }
-  | { t: 'shutdown'; graceMs: number };
+  | { t: 'shutdown'; graceMs: number }
+  /** TLS session ticket keys (base64, 48 bytes): the same in every worker so sessions resume anywhere. */
+  | { t: 'ticketKeys'; keys: string };
 
 type FromWorker = { t: 'hello' } | { t: 'ready' } | { t: 'failed'; message: string };
 
@@ -41,6 +45,9 @@ export class WorkerPool {
   private unsubscribe: (() => void) | undefined;
   private stopping = false;
   private readonly aggregator = new AggregatorRegistry();
+  /** The HTTP-01 tokens to answer, for the snapshot of a (re)started worker. */
+  http01: () => [string, string][] = () => [];
+  private readonly ticketKeys = new TicketKeyRotator((keys) => this.broadcast({ t: 'ticketKeys', keys: keys.toString('base64') }));
 
   constructor(
     private readonly cfg: RunConfig,
@@ -54,6 +61,7 @@ export class WorkerPool {
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ silent: false });
     this.unsubscribe = this.store.subscribe((changes) => this.forward(changes));
+    this.ticketKeys.start();
     const starts: Promise<void>[] = [];
     for (let i = 0; i < this.cfg.workers; i++) {
       const slot: Slot = { index: i, ready: false, lastStart: 0 };
@@ -78,6 +86,7 @@ export class WorkerPool {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     this.unsubscribe?.();
+    this.ticketKeys.stop();
     await Promise.all(
       this.slots.map(async (s) => {
         const w = s.worker;
@@ -99,7 +108,10 @@ export class WorkerPool {
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       worker.on('message', (m: FromWorker) => {
-        if (m.t === 'hello') send(worker, { t: 'snapshot', objects: this.snapshot() });
+        if (m.t === 'hello') {
+          send(worker, { t: 'ticketKeys', keys: this.ticketKeys.current().toString('base64') });
+          send(worker, { t: 'snapshot', objects: this.snapshot(), http01: this.http01() });
+        }
         else if (m.t === 'ready') {
           slot.ready = true;
           if (!settled) (settled = true), resolve();
@@ -125,6 +137,11 @@ export class WorkerPool {
     });
   }
 
+  /** An ACME HTTP-01 token appeared (value) or went away (undefined): every worker answers it. */
+  setHttp01(token: string, value: string | undefined): void {
+    this.broadcast({ t: 'http01', token, value });
+  }
+
   private snapshot(): TypedObject[] {
     const out: TypedObject[] = [];
     for (const e of this.store.allEntries()) if (FORWARDED.has(e.object.kind)) out.push(e.object);
@@ -140,7 +157,10 @@ export class WorkerPool {
       else deletes.push(c.key);
     }
     if (!upserts.length && !deletes.length) return;
-    const msg: ToWorker = { t: 'changes', upserts, deletes };
+    this.broadcast({ t: 'changes', upserts, deletes });
+  }
+
+  private broadcast(msg: ToWorker): void {
     for (const s of this.slots) if (s.worker?.isConnected()) send(s.worker, msg);
   }
 }
@@ -168,9 +188,11 @@ export async function runWorker(): Promise<void> {
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([registry]);
   const store = new LocalStore();
-  const plane = createDataPlane(cfg, store, registry, logger);
+  const plane = createDataPlane(cfg, store, registry, logger, { externalTicketKeys: true });
   const toPrimary = (m: FromWorker) => process.send?.(m);
   let started = false;
+  const http01 = new Map<string, string>();
+  plane.setAcmeResponder((token) => http01.get(token));
   // The primary coordinates shutdown; a terminal's Ctrl-C reaches the whole process group.
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => undefined);
@@ -178,7 +200,12 @@ export async function runWorker(): Promise<void> {
     void plane.stop(1000).finally(() => process.exit(0));
   });
   process.on('message', (m: ToWorker) => {
-    if (m.t === 'snapshot') {
+    if (m.t === 'http01') {
+      if (m.value === undefined) http01.delete(m.token);
+      else http01.set(m.token, m.value);
+    } else if (m.t === 'snapshot') {
+      http01.clear();
+      for (const [k, v] of m.http01) http01.set(k, v);
       store.replaceSource(PRIMARY_SOURCE, m.objects.map((object) => ({ object })));
       store.flush();
       if (!started) {
@@ -195,6 +222,8 @@ export async function runWorker(): Promise<void> {
       for (const k of m.deletes) store.remove(PRIMARY_SOURCE, k);
       for (const o of m.upserts) store.upsert(PRIMARY_SOURCE, o);
       store.flush();
+    } else if (m.t === 'ticketKeys') {
+      plane.setTicketKeys(Buffer.from(m.keys, 'base64'));
     } else if (m.t === 'shutdown') {
       void plane.stop(m.graceMs).finally(() => {
         logger.flush();

@@ -80,6 +80,38 @@ export class KubeHttp {
       req.end();
     });
   }
+
+  /**
+   * One request with a body (writes): resolves with the status and the whole answer, parsed as
+   * JSON when it is JSON. Rejects only when no answer came (network error, timeout).
+   */
+  async send(method: string, pathAndQuery: string, body: unknown, contentType = 'application/json', timeoutMs = 30_000): Promise<{ status: number; body: unknown; retryAfterMs?: number }> {
+    const url = new URL(this.server + pathAndQuery);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const opts: RequestOptions = { method };
+    await this.kc.applyToHTTPSOptions(opts);
+    opts.headers = {
+      ...opts.headers,
+      accept: 'application/json',
+      ...(payload === undefined ? {} : { 'content-type': contentType, 'content-length': String(Buffer.byteLength(payload)) }),
+    };
+    const doRequest = url.protocol === 'http:' ? httpRequest : httpsRequest;
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = doRequest(url, opts, resolve);
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url.pathname}: no answer from ${url.host} within ${timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+    const text = await readBody(res);
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: keep the text for the error message
+    }
+    const ra = Number(res.headers['retry-after']);
+    return { status: res.statusCode ?? 0, body: parsed, ...(Number.isFinite(ra) && ra > 0 ? { retryAfterMs: ra * 1000 } : {}) };
+  }
 }
 
 export interface ReflectorOptions {
@@ -109,7 +141,9 @@ export class Reflector {
   lastError: Error | undefined;
 
   constructor(opts: ReflectorOptions) {
-    this.o = { ...DEFAULTS, ...opts };
+    // An option given as undefined keeps its default.
+    const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as unknown as ReflectorOptions;
+    this.o = { ...DEFAULTS, ...given };
   }
 
   private get name(): string {
@@ -139,6 +173,8 @@ export class Reflector {
 
   async stop(): Promise<void> {
     this.abort.abort();
+    // Whoever waits for the first list of a stopped watch must not wait forever.
+    this.resolveSynced();
     await this.loop;
   }
 

@@ -116,7 +116,9 @@ export function specMismatches(certificate: Certificate, secret: Secret, certPem
       out.push('issuerRef');
   }
   const n = certNames(certPem);
-  if ((s.commonName ?? '') !== n.commonName) out.push('commonName');
+  // Without a commonName in the spec, a CA may still put one of the SANs there (ACME CAs do).
+  const cnFromSan = !s.commonName && (n.dnsNames.some((d) => d.toLowerCase() === n.commonName.toLowerCase()) || n.ipAddresses.includes(n.commonName));
+  if ((s.commonName ?? '') !== n.commonName && !cnFromSan) out.push('commonName');
   if (!sameSet(s.dnsNames.map((d) => d.toLowerCase()), n.dnsNames.map((d) => d.toLowerCase()))) out.push('dnsNames');
   if (!sameSet(s.ipAddresses.map(canonicalIp), n.ipAddresses)) out.push('ipAddresses');
   if (!sameSet(s.uris, n.uris)) out.push('uris');

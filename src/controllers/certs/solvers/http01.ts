@@ -11,6 +11,8 @@ export interface Http01Responder {
 
 export class Http01Registry implements Http01Responder {
   private readonly tokens = new Map<string, string>();
+  /** Told of every change, so worker processes can answer the same tokens. */
+  onChange?: (token: string, keyAuthorization: string | undefined) => void;
 
   get(token: string): string | undefined {
     return this.tokens.get(token);
@@ -18,10 +20,16 @@ export class Http01Registry implements Http01Responder {
 
   set(token: string, keyAuthorization: string): void {
     this.tokens.set(token, keyAuthorization);
+    this.onChange?.(token, keyAuthorization);
   }
 
   delete(token: string): void {
     this.tokens.delete(token);
+    this.onChange?.(token, undefined);
+  }
+
+  entries(): [string, string][] {
+    return [...this.tokens];
   }
 
   get size(): number {

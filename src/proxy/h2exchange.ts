@@ -1,0 +1,188 @@
+/**
+ * One request proxied to an h2c backend over a shared HTTP/2 session: headers translated to
+ * HTTP/2 (Host becomes :authority, `te: trailers` kept for gRPC), body and response streamed with
+ * backpressure, trailers (grpc-status) passed through.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import { performance } from 'node:perf_hooks';
+import type { UpstreamEndpoint } from '../controllers/routes/types.js';
+import { isConnectFailure, statusForUpstreamError, upstreamErrorKind } from './errors.js';
+import { logAccess, type ProxyHandler, type Routed } from './handler.js';
+import { isHopByHop } from './headers.js';
+
+export class H2Exchange {
+  private stream: ClientHttp2Stream | undefined;
+  private responded = false;
+  private done = false;
+  private finished = false;
+  private attempt = 0;
+  private status = 0;
+  private bytes = 0;
+
+  constructor(
+    private readonly h: ProxyHandler,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly r: Routed,
+    private ep: UpstreamEndpoint,
+    /** Flat upstream headers as built for HTTP/1.1 (host included). */
+    private readonly headers: string[],
+    private readonly hasBody: boolean,
+    private readonly start: number,
+    private readonly clientIp: string,
+    private readonly setCookie: string | undefined,
+  ) {
+    res.once('close', () => this.clientClosed());
+  }
+
+  send(): void {
+    const o = this.h.o;
+    const out: OutgoingHttpHeaders = { ':method': this.req.method ?? 'GET', ':path': this.r.target, ':scheme': 'http' };
+    const hs = this.headers;
+    for (let i = 0; i < hs.length; i += 2) {
+      const name = hs[i]!.toLowerCase();
+      const v = hs[i + 1]!;
+      if (name === 'host') out[':authority'] = v;
+      else if (name === 'te') {
+        if (v === 'trailers') out.te = v;
+      } else if (isHopByHop(name)) continue;
+      else {
+        const prev = out[name];
+        if (prev === undefined) out[name] = v;
+        else if (name === 'cookie') out[name] = `${prev as string}; ${v}`;
+        else out[name] = Array.isArray(prev) ? [...prev, v] : [String(prev), v];
+      }
+    }
+    let stream: ClientHttp2Stream;
+    try {
+      stream = o.pools.h2.get(this.ep).request(out, { endStream: !this.hasBody });
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    }
+    this.stream = stream;
+    stream.setTimeout(this.h.o.pools.responseHeaderMs, () => this.onTimeout());
+    stream.on('response', (headers) => this.onResponse(headers));
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('trailers', (trailers) => this.onTrailers(trailers));
+    stream.on('end', () => this.onEnd());
+    stream.on('error', (err: Error) => this.fail(err));
+    stream.on('close', () => {
+      if (!this.done) this.fail(Object.assign(new Error(`stream closed by the backend (HTTP/2 code ${stream.rstCode})`), { code: 'ECONNRESET' }));
+    });
+    if (this.hasBody) this.req.pipe(stream);
+  }
+
+  private onResponse(headers: IncomingHttpHeaders): void {
+    if (this.finished) return;
+    const status = Number(headers[':status']);
+    if (status < 200) return;
+    this.responded = true;
+    this.status = status;
+    this.stream!.setTimeout(this.h.o.pools.upstreamIdleMs, () => this.onTimeout());
+    const out: string[] = [];
+    for (const name in headers) {
+      if (name.charCodeAt(0) === 58 || isHopByHop(name)) continue;
+      const v = headers[name];
+      if (Array.isArray(v)) for (const x of v) out.push(name, x);
+      else if (v !== undefined) out.push(name, v);
+    }
+    if (this.setCookie !== undefined) out.push('set-cookie', this.setCookie);
+    try {
+      this.res.writeHead(status, out);
+    } catch (err) {
+      this.responded = false;
+      this.fail(err as Error);
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    if (this.res.write(chunk)) return;
+    const s = this.stream!;
+    s.pause();
+    this.res.once('drain', () => s.resume());
+  }
+
+  private onTrailers(trailers: IncomingHttpHeaders): void {
+    const t: Record<string, string> = {};
+    let any = false;
+    for (const name in trailers) {
+      if (name.charCodeAt(0) === 58 || isHopByHop(name)) continue;
+      const v = trailers[name];
+      if (v === undefined) continue;
+      t[name] = Array.isArray(v) ? v.join(', ') : v;
+      any = true;
+    }
+    if (any) this.res.addTrailers(t);
+  }
+
+  private onEnd(): void {
+    if (this.done) return;
+    this.done = true;
+    if (!this.responded) {
+      this.fail(Object.assign(new Error('the backend ended the stream without a response'), { code: 'ECONNRESET' }));
+      return;
+    }
+    this.res.end();
+  }
+
+  private onTimeout(): void {
+    this.fail(Object.assign(new Error('h2c backend timed out'), { code: 'UND_ERR_HEADERS_TIMEOUT' }));
+  }
+
+  private fail(err: Error): void {
+    if (this.finished || (this.done && this.responded)) return;
+    const o = this.h.o;
+    const s = this.stream;
+    if (s !== undefined && !s.closed) s.close(constants.NGHTTP2_CANCEL);
+    const kind = upstreamErrorKind(err);
+    o.metrics.upstreamError(kind);
+    const connectFailed = isConnectFailure(err);
+    if (connectFailed) o.balancer.markDown(this.ep.origin);
+    if (this.responded) {
+      this.done = true;
+      this.res.destroy(err);
+      return;
+    }
+    // A connection that was never made carried none of the request: try another endpoint once.
+    if (connectFailed && this.attempt === 0 && !this.hasBody) {
+      const next = o.balancer.pick(this.r.route.backend, this.ep);
+      if (next !== undefined) {
+        this.attempt++;
+        this.ep = next;
+        this.send();
+        return;
+      }
+    }
+    this.done = true;
+    const status = statusForUpstreamError(kind);
+    const body = `backend ${this.r.route.backend.id} ${kind === 'timeout' ? 'timed out' : `failed (${kind}: ${(err as NodeJS.ErrnoException).code ?? err.message})`}\n`;
+    this.status = status;
+    this.bytes = body.length;
+    if (this.res.headersSent) {
+      this.res.destroy(err);
+      return;
+    }
+    this.res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length, 'cache-control': 'no-store' });
+    this.res.end(this.req.method === 'HEAD' ? undefined : body);
+    if (o.logger.isLevelEnabled('debug')) o.logger.debug({ err: err.message, backend: this.r.route.backend.id, upstream: this.ep.origin }, 'h2c upstream request failed');
+  }
+
+  private clientClosed(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (!this.done) {
+      this.done = true;
+      const s = this.stream;
+      if (s !== undefined && !s.closed) s.close(constants.NGHTTP2_CANCEL);
+      if (this.status === 0) this.status = 499;
+    }
+    const o = this.h.o;
+    o.metrics.request(this.r.route.id, this.status, this.req.method ?? '', (performance.now() - this.start) / 1000);
+    if (o.accessLog !== null) {
+      logAccess(o.accessLog, o.entrypoint, this.req, this.r.host, this.r.target, this.status, this.start, this.bytes, this.r.route.id, this.ep.origin, this.clientIp);
+    }
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * End to end, as a user runs it: a real API server and controller manager, objects applied with
+ * kubectl, `gangplank run --kubeconfig` routing to the Pods, publishing the address in the Ingress
+ * status and in its embedded DNS, reporting problems as Events, and converging after the API
+ * server restarts under it.
+ *
+ * Pod IPs may not be loopback addresses (API validation), so the whole test runs in a network
+ * namespace of its own (`unshare -n`), where 192.0.2.10-12 are put on the loopback interface and
+ * the backends listen on them. Nothing leaves that namespace. The file re-runs itself inside it.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { requireBinary } from '../harness/proc.js';
+
+const NETNS_FLAG = 'GANGPLANK_KUBE_E2E_NETNS';
+const SELF = fileURLToPath(import.meta.url);
+
+if (process.env[NETNS_FLAG] !== '1') {
+  test('kube mode end to end, in a private network namespace', { timeout: 15 * 60_000 }, async (t) => {
+    const unshare = requireBinary('/usr/bin/unshare', 'apt-get install -y util-linux');
+    const setpriv = requireBinary('/usr/bin/setpriv', 'apt-get install -y util-linux');
+    requireBinary('/usr/sbin/ip', 'apt-get install -y iproute2');
+    // setpriv: the inner run dies with this process; unshare execs node in the new namespace.
+    const child = spawn(setpriv, ['--pdeathsig', 'KILL', unshare, '-n', '--', process.execPath, '--import', 'tsx', '--test', '--test-reporter=spec', SELF], {
+      // Without NODE_TEST_CONTEXT the inner node runs its tests instead of deferring to this runner.
+      env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT')), [NETNS_FLAG]: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    t.after(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    let out = '';
+    const keep = (d: Buffer) => {
+      out += d.toString();
+      process.stderr.write(d);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, `the tests inside the network namespace failed:\n${out.slice(-6000)}`);
+    // The inner run must really have run them (a skipped or empty run also exits 0).
+    assert.match(out, /ℹ pass 7\n/, 'all 7 tests ran and passed inside the namespace');
+    assert.match(out, /ℹ fail 0\n/);
+  });
+} else {
+  await inNamespace();
+}
+
+async function inNamespace(): Promise<void> {
+  const run = promisify(execFile);
+  const { useKube } = await import('../harness/kube.js');
+  const { applyObjects, createNode, createReadyPods, setPodStatus } = await import('../harness/kube/fixtures.js');
+  const { startKubeGangplank } = await import('../harness/kube-gangplank.js');
+  const { waitFor } = await import('../harness/wait.js');
+  type KubeGangplank = Awaited<ReturnType<typeof startKubeGangplank>>;
+
+  // A fresh namespace has its loopback down and no other address.
+  const BACKENDS = ['192.0.2.10', '192.0.2.11', '192.0.2.12'];
+  execFileSync('ip', ['link', 'set', 'lo', 'up']);
+  for (const a of BACKENDS) execFileSync('ip', ['addr', 'add', `${a}/32`, 'dev', 'lo']);
+
+  const DIG = requireBinary('/usr/bin/dig', 'apt-get install -y bind9-dnsutils');
+  const PUBLISHED = '192.0.2.100';
+  const ZONE = 'example.test';
+  const kube = useKube();
+  const servers: Server[] = [];
+  let g: KubeGangplank;
+
+  const dig = async (name: string): Promise<string[]> => {
+    const { stdout } = await run(DIG, ['@127.0.0.1', '-p', String(g.dnsPort), '+short', '+tries=1', '+time=2', name, 'A']);
+    return stdout.split('\n').map((l) => l.trim()).filter(Boolean).sort();
+  };
+  const ingressYaml = (name: string, host: string, service = 'web') => `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: ${name}
+  namespace: default
+spec:
+  ingressClassName: gangplank
+  rules:
+    - host: ${host}
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: ${service}
+                port:
+                  number: 80
+`;
+  /** Which backends answer for a host over a few requests. */
+  const answering = async (host: string, n = 8): Promise<string[]> => {
+    const seen = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const r = await g.get(host);
+      if (r.status !== 200) throw new Error(`${host}: HTTP ${r.status}: ${r.body.slice(0, 200)}`);
+      seen.add(r.body);
+    }
+    return [...seen].sort();
+  };
+  const eventsOf = async (name: string): Promise<{ reason: string; message: string; type: string; count: number }[]> => {
+    const out = await kube().kubectlOk(['get', 'events', '-n', 'default', '--field-selector', `involvedObject.name=${name}`, '-o', 'json']);
+    return (JSON.parse(out) as { items: { reason: string; message: string; type: string; count: number }[] }).items;
+  };
+
+  before(async () => {
+    for (const addr of BACKENDS) {
+      const s = createServer((req, res) => res.end(`backend ${addr}`));
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(8080, addr, resolve);
+      });
+      servers.push(s);
+    }
+    const env = await kube.ready;
+    await createNode(env);
+    await env.kubectlOk(['apply', '-f', '-'], `apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: gangplank
+spec:
+  controller: gangplank.dev/ingress-controller
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: default
+spec:
+  selector:
+    app: web
+  ports:
+    - name: http
+      port: 80
+      targetPort: 8080
+`);
+    await createReadyPods(env, [
+      { name: 'web-1', labels: { app: 'web' }, ip: BACKENDS[0]! },
+      { name: 'web-2', labels: { app: 'web' }, ip: BACKENDS[1]! },
+    ]);
+    g = await startKubeGangplank(env.kubeconfig, ['--dns-zone', ZONE, '--publish-address', PUBLISHED, '--interval', '1h']);
+  }, { timeout: 5 * 60_000 });
+
+  after(async () => {
+    await g?.stop();
+    for (const s of servers) s.close();
+  });
+
+  test('an Ingress applied with kubectl routes to the ready Pods behind its Service', async () => {
+    await kube().kubectlOk(['apply', '-f', '-'], ingressYaml('web', `web.${ZONE}`));
+    const backends = await waitFor('web.example.test answered by both Pods', async () => {
+      const seen = await answering(`web.${ZONE}`);
+      return seen.length === 2 ? seen : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+    assert.deepEqual(backends, ['backend 192.0.2.10', 'backend 192.0.2.11']);
+    // A host no Ingress names is not routed.
+    assert.equal((await g.get(`nobody.${ZONE}`)).status, 404);
+  });
+
+  test('the Ingress status shows the published address', async () => {
+    const ip = await waitFor('status.loadBalancer of web', async () => (await kube().kubectlOk(['get', 'ingress', 'web', '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}'])).trim(), { timeoutMs: 30_000, intervalMs: 200 });
+    assert.equal(ip, PUBLISHED);
+    // kubectl's own table shows it too.
+    assert.match(await kube().kubectlOk(['get', 'ingress', 'web']), new RegExp(`^web\\s+gangplank\\s+web\\.example\\.test\\s+${PUBLISHED.replace(/\./g, '\\.')}\\s+80\\s`, 'm'));
+  });
+
+  test('the embedded DNS server answers for the Ingress host', async () => {
+    const a = await waitFor('A record of web.example.test', async () => {
+      const r = await dig(`web.${ZONE}`);
+      return r.length ? r : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+    assert.deepEqual(a, [PUBLISHED]);
+  });
+
+  test('a Pod that is no longer ready stops getting traffic (EndpointSlices from the controller manager)', async () => {
+    await setPodStatus(kube(), { name: 'web-2' }, { ip: BACKENDS[1]!, ready: false });
+    await waitFor('only web-1 answers', async () => (await answering(`web.${ZONE}`)).join() === 'backend 192.0.2.10', { timeoutMs: 30_000, intervalMs: 200 });
+    await setPodStatus(kube(), { name: 'web-2' }, { ip: BACKENDS[1]!, ready: true });
+    await waitFor('both answer again', async () => (await answering(`web.${ZONE}`)).length === 2, { timeoutMs: 30_000, intervalMs: 200 });
+  });
+
+  test('an invalid Ingress and one with a missing Service get Warning Events', async () => {
+    const env = kube();
+    // The API accepts resource backends; gangplank serves Service backends only.
+    await env.kubectlOk(['apply', '-f', '-'], `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: bad
+  namespace: default
+spec:
+  ingressClassName: gangplank
+  rules:
+    - host: bad.${ZONE}
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              resource:
+                apiGroup: example.test
+                kind: Bucket
+                name: b
+`);
+    await env.kubectlOk(['apply', '-f', '-'], ingressYaml('lost', `lost.${ZONE}`, 'no-such-service'));
+    // Same host and path as lost, which is older (or, made in the same second, first by name): this rule is ignored.
+    await env.kubectlOk(['apply', '-f', '-'], ingressYaml('lost-copy', `lost.${ZONE}`));
+    const invalid = await waitFor('Invalid Event on Ingress bad', async () => (await eventsOf('bad')).find((e) => e.reason === 'Invalid'), { timeoutMs: 30_000, intervalMs: 250 });
+    assert.equal(invalid.type, 'Warning');
+    assert.match(invalid.message, /backend/);
+    const missing = await waitFor('MissingBackend Event on Ingress lost', async () => (await eventsOf('lost')).find((e) => e.reason === 'MissingBackend'), { timeoutMs: 30_000, intervalMs: 250 });
+    assert.match(missing.message, /no-such-service/);
+    const conflict = await waitFor('RouteConflict Event on Ingress lost-copy', async () => (await eventsOf('lost-copy')).find((e) => e.reason === 'RouteConflict'), { timeoutMs: 30_000, intervalMs: 250 });
+    assert.match(conflict.message, /older Ingress default\/lost/);
+    // kubectl get events lists them for the user.
+    assert.match(await env.kubectlOk(['get', 'events', '-n', 'default']), /Warning\s+Invalid\s+ingress\/bad/);
+    // A Service with no ready endpoints answers 503, and the valid Ingresses keep working.
+    assert.equal((await g.get(`lost.${ZONE}`)).status, 503);
+    assert.equal((await g.get(`web.${ZONE}`)).status, 200);
+  });
+
+  test('deleting the Ingress removes its route and its DNS record', async () => {
+    await kube().kubectlOk(['delete', 'ingress', 'web']);
+    await waitFor('web.example.test no longer routed', async () => (await g.get(`web.${ZONE}`)).status === 404, { timeoutMs: 30_000, intervalMs: 200 });
+    await waitFor('web.example.test gone from DNS', async () => (await dig(`web.${ZONE}`)).length === 0, { timeoutMs: 30_000, intervalMs: 200 });
+  });
+
+  test('after the API server restarts under gangplank, changes made meanwhile converge', async () => {
+    const env = kube();
+    await env.kubectlOk(['apply', '-f', '-'], ingressYaml('before', `before.${ZONE}`));
+    await waitFor('before.example.test routed', async () => (await g.get(`before.${ZONE}`)).status === 200, { timeoutMs: 30_000, intervalMs: 200 });
+    await env.restartApiServer();
+    // Made while gangplank's watches are still reconnecting (they back off after the restart).
+    await env.kubectlOk(['apply', '-f', '-'], ingressYaml('after', `after.${ZONE}`));
+    await env.kubectlOk(['delete', 'ingress', 'before']);
+    await env.kubectlOk(['delete', 'pod', 'web-1', '--wait=false']);
+    await createReadyPods(env, [{ name: 'web-3', labels: { app: 'web' }, ip: BACKENDS[2]! }]);
+
+    await waitFor('after.example.test answered by web-2 and web-3 only', async () => (await answering(`after.${ZONE}`)).join() === 'backend 192.0.2.11,backend 192.0.2.12', { timeoutMs: 90_000, intervalMs: 250 });
+    await waitFor('before.example.test no longer routed', async () => (await g.get(`before.${ZONE}`)).status === 404, { timeoutMs: 30_000, intervalMs: 200 });
+    await waitFor('after.example.test in DNS and before.example.test not', async () => (await dig(`after.${ZONE}`)).join() === PUBLISHED && (await dig(`before.${ZONE}`)).length === 0, { timeoutMs: 30_000, intervalMs: 250 });
+    const ip = await waitFor('status of Ingress after', async () => (await env.kubectlOk(['get', 'ingress', 'after', '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}'])).trim(), { timeoutMs: 30_000, intervalMs: 200 });
+    assert.equal(ip, PUBLISHED);
+  });
+}

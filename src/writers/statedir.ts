@@ -14,12 +14,14 @@ import type { EventType, ObjectRef, RecordedEvent, Writer } from './types.js';
 
 export const STATE_SOURCE = 'state';
 const MAX_EVENTS = 1000;
+const STATUS_FLUSH_MS = 50;
 
 export class StateDirWriter implements Writer {
   private readonly events: RecordedEvent[] = [];
   private readonly statuses = new Map<string, Record<string, unknown>>();
   private readonly objectsDir: string;
   private statusWrite: Promise<void> = Promise.resolve();
+  private statusFlush: Promise<void> | undefined;
 
   constructor(
     private readonly dir: string,
@@ -56,9 +58,17 @@ export class StateDirWriter implements Writer {
 
   async writeStatus(ref: ObjectRef, status: Record<string, unknown>): Promise<void> {
     this.statuses.set(refKey(ref), status);
-    // Serialized: two writes never race on the same temp file.
-    this.statusWrite = this.statusWrite.then(() => atomicWrite(join(this.dir, 'status.json'), JSON.stringify(Object.fromEntries(this.statuses), null, 2), 0o644));
-    await this.statusWrite;
+    // Coalesced: a burst of status writes (ten thousand Ingresses at start) rewrites status.json
+    // once, not once per object; every caller awaits the write that includes its status.
+    this.statusFlush ??= new Promise<void>((resolve, reject) => {
+      setTimeout(() => {
+        this.statusFlush = undefined;
+        const data = JSON.stringify(Object.fromEntries(this.statuses));
+        this.statusWrite = this.statusWrite.catch(() => undefined).then(() => atomicWrite(join(this.dir, 'status.json'), data, 0o644));
+        this.statusWrite.then(resolve, reject);
+      }, STATUS_FLUSH_MS);
+    });
+    await this.statusFlush;
   }
 
   async applyObject(object: TypedObject): Promise<void> {

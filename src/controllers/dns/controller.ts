@@ -45,9 +45,15 @@ interface ZoneState {
   errors: { message: string; code: string; records: string[] }[];
   failures: number;
   retryAt: number;
+  /** The provider's fingerprint when the records were listed; undefined once we wrote to the zone. */
+  fingerprint?: string;
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
+/** With fingerprints, every this-many drift checks list every zone anyway (a count misses in-place edits). */
+const FULL_LISTING_EVERY = 10;
+/** Zones written to at the same time. */
+const ZONE_CONCURRENCY = 4;
 
 export class DnsController implements Component {
   private readonly zones = new Map<string, ZoneState>();
@@ -64,6 +70,7 @@ export class DnsController implements Component {
   private stopped = false;
   private lastSync: Date | undefined;
   private knownConflicts = new Set<string>();
+  private checks = 0;
   private readonly m: {
     records: Gauge<'zone' | 'type'>;
     changes: Counter<'zone' | 'action' | 'result'>;
@@ -150,15 +157,25 @@ export class DnsController implements Component {
       return;
     }
     for (const z of [...this.zones.keys()]) if (!zones.includes(z)) this.zones.delete(z);
+    const full = this.checks++ % FULL_LISTING_EVERY === 0;
+    let fingerprints: Map<string, string> | undefined;
+    if (this.o.provider.zoneFingerprints) {
+      fingerprints = await this.call('fingerprints', () => this.o.provider.zoneFingerprints!()).catch(() => undefined);
+    }
     for (const z of zones) {
+      const known = this.zones.get(z);
+      const fp = fingerprints?.get(z);
+      // Unchanged since we listed it (and we have not written since): no need to list it again.
+      if (!full && known && fp !== undefined && known.fingerprint === fp && !known.failures) continue;
       try {
         const records = await this.call('records', () => this.o.provider.records(z));
-        const st = this.zones.get(z);
-        if (st) st.records = records;
-        else this.zones.set(z, { records, errors: [], failures: 0, retryAt: 0 });
+        if (known) {
+          known.records = records;
+          known.fingerprint = fp;
+        } else this.zones.set(z, { records, errors: [], failures: 0, retryAt: 0, fingerprint: fp });
       } catch (err) {
         this.o.logger.warn({ zone: z, err: (err as Error).message }, 'DNS provider: cannot list the zone; keeping the cached records');
-        if (!this.zones.has(z)) this.zones.set(z, { records: [], errors: [{ message: (err as Error).message, code: 'list', records: [] }], failures: 1, retryAt: Date.now() + (this.o.backoffBaseMs ?? 1000) });
+        if (!known) this.zones.set(z, { records: [], errors: [{ message: (err as Error).message, code: 'list', records: [] }], failures: 1, retryAt: Date.now() + (this.o.backoffBaseMs ?? 1000) });
       }
     }
     await this.sync();
@@ -203,7 +220,7 @@ export class DnsController implements Component {
     let allOk = true;
     const now = Date.now();
     let nextRetry = Infinity;
-    for (const [zone, desired] of byZone) {
+    const syncZone = async (zone: string, desired: DnsEndpoint[]) => {
       const st = this.zones.get(zone)!;
       const planZone = () =>
         plan({
@@ -238,7 +255,8 @@ export class DnsController implements Component {
       }
       conflicts.push(...p.conflicts);
       skipped.push(...p.skipped);
-    }
+    };
+    await inParallel([...byZone], ZONE_CONCURRENCY, ([zone, desired]) => syncZone(zone, desired));
     this.conflicts = conflicts;
     this.skipped = skipped;
     this.reportConflicts();
@@ -306,6 +324,7 @@ export class DnsController implements Component {
   }
 
   private applyToCache(st: ZoneState, c: ChangeSet): void {
+    st.fingerprint = undefined;
     const gone = new Set([...c.delete, ...c.updateOld].map(recordKey));
     const next = st.records.filter((r) => !gone.has(recordKey(r)));
     for (const r of [...c.create, ...c.updateNew]) next.push(stripLabels(r));
@@ -349,6 +368,15 @@ export class DnsController implements Component {
       problems: this.reasons,
     };
   }
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
 function stripLabels(r: DnsRecord): DnsRecord {

@@ -72,6 +72,11 @@ export interface DnsProvider {
    * not keep, default TTLs, alias flags), so an unchanged record never looks changed.
    */
   adjust?(r: DnsRecord): DnsRecord;
+  /**
+   * A cheap value per zone that changes when the zone's records change (a record-set count, an
+   * SOA serial), asked right after zones(). The drift check lists only zones whose value moved.
+   */
+  zoneFingerprints?(): Promise<Map<string, string>>;
 }
 
 /** Normalize a DNS name: lower case, no trailing dot. */

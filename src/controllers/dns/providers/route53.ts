@@ -40,7 +40,12 @@ interface Zone {
   id: string;
   name: string;
   private: boolean;
+  /** ResourceRecordSetCount: changes when record sets are added or removed. */
+  count: number;
 }
+
+/** How long a zone listing made by zones() is reused by the calls of the same sync. */
+const SAME_SYNC_MS = 10_000;
 
 /** Route 53 returns at most 300 record sets per page. */
 const PAGE_SIZE = 300;
@@ -66,12 +71,23 @@ export class Route53Provider implements DnsProvider {
     }
   }
 
+  /** Lists the hosted zones (or reuses --aws-zones-cache-duration's cache). */
   async zones(): Promise<string[]> {
     return [...new Set((await this.hostedZones()).map((z) => z.name))].sort();
   }
 
+  /**
+   * Each zone's record-set count, from the listing zones() just made: the drift check lists
+   * again only zones whose count moved (plus a full listing now and then, since an UPSERT made
+   * outside gangplank keeps the count).
+   */
+  async zoneFingerprints(): Promise<Map<string, string>> {
+    const zones = await this.knownZones();
+    return new Map(zones.map((z) => [z.name, `${z.id}:${z.count}`]));
+  }
+
   async records(zone?: string): Promise<DnsRecord[]> {
-    const zones = await this.hostedZones();
+    const zones = await this.knownZones();
     const wanted = zone === undefined ? zones : zones.filter((z) => z.name === fqdn(zone));
     const out: DnsRecord[] = [];
     for (const z of wanted) out.push(...(await this.zoneRecords(z)));
@@ -93,7 +109,7 @@ export class Route53Provider implements DnsProvider {
   async applyChanges(cs: ChangeSet): Promise<void> {
     const changes = changesOf(cs);
     if (changes.length === 0) return;
-    const zones = await this.hostedZones();
+    const zones = await this.knownZones();
     const { byZone, orphans } = changesByZone(
       changes,
       zones.map((z) => z.name),
@@ -160,6 +176,13 @@ export class Route53Provider implements DnsProvider {
     ];
   }
 
+  /** The zones of the last listing when recent (or cached), else a new listing: records() and applyChanges() never list zones again per call. */
+  private async knownZones(): Promise<Zone[]> {
+    const ttl = Math.max(this.opts.zonesCacheDurationMs, SAME_SYNC_MS);
+    if (this.cache && Date.now() - this.cache.at < ttl) return this.cache.zones;
+    return this.hostedZones();
+  }
+
   private async hostedZones(): Promise<Zone[]> {
     const ttl = this.opts.zonesCacheDurationMs;
     if (this.cache && ttl > 0 && Date.now() - this.cache.at < ttl) return this.cache.zones;
@@ -208,7 +231,7 @@ export class Route53Provider implements DnsProvider {
 }
 
 function toZone(hz: HostedZone): Zone {
-  return { id: hz.Id ?? '', name: fqdn(hz.Name ?? ''), private: hz.Config?.PrivateZone === true };
+  return { id: hz.Id ?? '', name: fqdn(hz.Name ?? ''), private: hz.Config?.PrivateZone === true, count: hz.ResourceRecordSetCount ?? -1 };
 }
 
 function setKey(s: ResourceRecordSet): string {

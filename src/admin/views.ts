@@ -27,11 +27,10 @@ export function objectsView(store: Store) {
   return { objects, rejected };
 }
 
-export function routesView(routes: RoutesController) {
+export function routesView(routes: RoutesController, store: Store) {
   const table = routes.current();
   const conflicts = routes.conflicts();
-  // TODO(lead): pass the store in (app.ts) instead of reaching into the controller.
-  const tls = tlsView(table, (routes as unknown as { store: Store }).store);
+  const tls = tlsView(table, store);
   const tlsByHost = new Map(tls.hosts.map((h) => [h.host, h]));
   return {
     version: table.version,

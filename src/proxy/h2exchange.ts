@@ -63,7 +63,7 @@ export class H2Exchange {
     }
     this.stream = stream;
     stream.setTimeout(this.h.o.pools.responseHeaderMs, () => this.onTimeout());
-    stream.on('response', (headers) => this.onResponse(headers));
+    stream.on('response', (headers, flags) => this.onResponse(headers, (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0));
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('trailers', (trailers) => this.onTrailers(trailers));
     stream.on('end', () => this.onEnd());
@@ -74,7 +74,7 @@ export class H2Exchange {
     if (this.hasBody) this.req.pipe(stream);
   }
 
-  private onResponse(headers: IncomingHttpHeaders): void {
+  private onResponse(headers: IncomingHttpHeaders, endStream: boolean): void {
     if (this.finished) return;
     const status = Number(headers[':status']);
     if (status < 200) return;
@@ -89,6 +89,19 @@ export class H2Exchange {
       else if (v !== undefined) out.push(name, v);
     }
     if (this.setCookie !== undefined) out.push('set-cookie', this.setCookie);
+    if (endStream) {
+      // Headers that end the stream (gRPC "Trailers-Only": grpc-status in the headers) must reach
+      // the client the same way: one HEADERS frame with END_STREAM, no DATA, no trailers.
+      this.done = true;
+      const res = this.res;
+      res.statusCode = status;
+      for (let i = 0; i < out.length; i += 2) {
+        const prev = res.getHeader(out[i]!);
+        res.setHeader(out[i]!, prev === undefined ? out[i + 1]! : ([] as string[]).concat(prev as string | string[], out[i + 1]!));
+      }
+      res.end();
+      return;
+    }
     try {
       this.res.writeHead(status, out);
     } catch (err) {
@@ -132,8 +145,10 @@ export class H2Exchange {
     this.fail(Object.assign(new Error('h2c backend timed out'), { code: 'UND_ERR_HEADERS_TIMEOUT' }));
   }
 
-  private fail(err: Error): void {
+  private fail(e: Error): void {
     if (this.finished || (this.done && this.responded)) return;
+    // A stream cancelled because its session failed carries the session's error (e.g. ECONNREFUSED).
+    const err = (e as NodeJS.ErrnoException).code === 'ERR_HTTP2_STREAM_CANCEL' && e.cause instanceof Error ? e.cause : e;
     const o = this.h.o;
     const s = this.stream;
     if (s !== undefined && !s.closed) s.close(constants.NGHTTP2_CANCEL);

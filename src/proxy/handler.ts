@@ -119,11 +119,12 @@ export class ProxyHandler {
   route(req: IncomingMessage, facts: RequestFacts): Routed | Refusal {
     scanRequestHeaders(req.rawHeaders, facts);
     if (facts.error !== undefined) return { status: 400, message: `bad request: ${facts.error}`, close: true };
+    // HTTP/2 frames the body itself: there is one unless the HEADERS frame ended the stream.
+    if (req.httpVersionMajor === 2) facts.hasBody = !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders;
     const t = parseTarget(req.url ?? '');
     if (t === undefined) return { status: 400, message: 'bad request: invalid request target', close: true };
-    let hostRaw = t.host ?? facts.host;
-    // HTTP/2 carries the authority as a pseudo-header; Host is optional there.
-    if (hostRaw === undefined && req.httpVersionMajor === 2) hostRaw = req.headers[':authority'] as string | undefined;
+    // HTTP/2 carries the authority as a pseudo-header, which wins over a Host header (RFC 9113 8.3.1).
+    let hostRaw = t.host ?? (req.httpVersionMajor === 2 ? ((req.headers[':authority'] as string | undefined) ?? facts.host) : facts.host);
     if (hostRaw === undefined) {
       if (req.httpVersionMinor >= 1 && req.httpVersionMajor === 1) {
         return { status: 400, message: 'bad request: missing Host header', close: true };

@@ -66,7 +66,7 @@ export async function startApp(cfg: RunConfig, logger: Logger = createLogger({ l
     ready: () => ready && (workers?.allReady() ?? true),
     metrics: workers ? () => workers.metrics(registry) : undefined,
   });
-  admin.addJson('/api/routes', () => routesView(routes));
+  admin.addJson('/api/routes', () => routesView(routes, store));
   admin.addJson('/api/objects', () => objectsView(store));
   admin.addJson('/api/events', () => writer.recentEvents());
 

@@ -141,9 +141,12 @@ describe('certificates controller with ACME (Pebble) and the embedded DNS server
     assert.match(r.message!, /rejected the order: authorization for refused\.http\.example\.test is invalid: unauthorized/);
     assert.equal(cond(st, 'Issuing')?.status, 'False');
     assert.ok(st.lastFailureTime);
-    const row = env.certs.view().find((x) => x.name === 'refused')!;
+    const row = await waitFor('the view shows the failure and the next attempt', () => {
+      const v = env.certs.view().find((x) => x.name === 'refused');
+      return v?.lastError && v.nextAttemptTime ? v : undefined;
+    });
     assert.match(row.lastError!, /unauthorized/);
-    assert.ok(env.writer.recentEvents().some((e) => e.involved.name === 'refused' && e.type === 'Warning' && e.reason === 'Failed'));
+    await waitFor('a Warning event', () => env.writer.recentEvents().some((e) => e.involved.name === 'refused' && e.type === 'Warning' && e.reason === 'Failed'));
     assert.ok(row.nextAttemptTime, 'the view says when the next attempt runs');
     // Backoff base 2 s here (status times have whole seconds, so the wait is 1-2 s): a second attempt follows, not at once.
     const firstFailure = Date.parse(st.lastFailureTime!);
@@ -154,7 +157,7 @@ describe('certificates controller with ACME (Pebble) and the embedded DNS server
     assert.equal(st2.failedIssuanceAttempts, 2);
     assert.ok(Date.parse(st2.lastFailureTime!) - firstFailure >= 1000, 'the retry waited for the backoff');
     assert.ok(Date.now() - firstFailure < 30_000);
-    assert.match(await env.registry.metrics(), /gangplank_certificate_issuance_attempts_total\{result="failure"\} [2-9]/);
+    await waitFor('two failures counted', async () => /gangplank_certificate_issuance_attempts_total\{result="failure"\} [2-9]/.test(await env.registry.metrics()));
   });
 });
 

@@ -19,7 +19,7 @@ import { serviceWithEndpoints, writeManifest } from '../harness/manifests.js';
 import { freePort } from '../harness/net.js';
 import { requireBinary } from '../harness/proc.js';
 import { waitFor } from '../harness/wait.js';
-import { handshake, makeCert, tlsIngress, tlsSecret, type TestCert } from '../proxy/tls-helpers.js';
+import { handshake, makeCert, tlsIngress, tlsSecret, websecureArgs, type TestCert } from '../proxy/tls-helpers.js';
 
 const exec = promisify(execFile);
 
@@ -108,7 +108,7 @@ describe('websecure: certificates by SNI, protocols, HTTP/2, 421, redirects, ent
       tlsIngress('router-tls', ['rtls.example.net'], 'app', [], { 'traefik.ingress.kubernetes.io/router.tls': 'true' }),
     ]);
     httpsPort = await freePort();
-    g = await startGangplank(dir.path, ['--https-port', String(httpsPort)]);
+    g = await startGangplank(dir.path, websecureArgs(httpsPort));
   });
 
   after(async () => {
@@ -221,7 +221,9 @@ describe('websecure: certificates by SNI, protocols, HTTP/2, 421, redirects, ent
   });
 
   test('WebSocket over TLS (wss) works like on web', async () => {
-    const ws = new WebSocket(`wss://127.0.0.1:${httpsPort}/chat`, { ca: certs.wild!.cert, servername: 'ws.example.com', headers: { host: 'ws.example.com' } });
+    // ws hands TLS options (servername) through to tls.connect; its types do not list them.
+    const opts = { ca: certs.wild!.cert, servername: 'ws.example.com', headers: { host: 'ws.example.com' } };
+    const ws = new WebSocket(`wss://127.0.0.1:${httpsPort}/chat`, opts);
     const msg = await new Promise<string>((resolve, reject) => {
       ws.on('open', () => ws.send('hi'));
       ws.on('message', (m) => resolve(String(m)));
@@ -279,7 +281,7 @@ describe('certificate rotation under load', () => {
     const first = await makeCert(['rot.example.com'], { cn: 'rot one' });
     const second = await makeCert(['rot.example.com'], { cn: 'rot two' });
     await writeManifest(dir.path, 'secret.yaml', [tlsSecret('rot-cert', first)]);
-    g = await startGangplank(dir.path, ['--https-port', String(httpsPort)]);
+    g = await startGangplank(dir.path, websecureArgs(httpsPort));
     const fp = (pem: string) => new X509Certificate(pem).fingerprint256;
     // Two kinds of clients: one keeps its connection, one makes a new TLS connection per request.
     const keep = new HttpsAgent({ keepAlive: true, ca: [first.cert, second.cert], servername: 'rot.example.com' });

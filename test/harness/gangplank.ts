@@ -14,6 +14,7 @@ export const BIN = join(ROOT, 'dist/cli/main.js');
 export interface Gangplank {
   proc: Proc;
   httpPort: number;
+  httpsPort: number;
   adminPort: number;
   stateDir: string;
   url(path?: string): string;
@@ -30,6 +31,8 @@ export async function startGangplank(manifests: string | string[], extraArgs: st
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
   const httpPort = await freePort();
   const adminPort = await freePort();
+  // Every port gangplank opens is chosen here unless the test names it: test files run in parallel.
+  const httpsPort = extraArgs.includes('--https-port') ? Number(extraArgs[extraArgs.indexOf('--https-port') + 1]) : await freePort();
   const state = await tempDir('gangplank-state-');
   const dirs = Array.isArray(manifests) ? manifests : [manifests];
   const args = [
@@ -41,6 +44,8 @@ export async function startGangplank(manifests: string | string[], extraArgs: st
     '--bind', '127.0.0.1',
     '--state-dir', state.path,
     '--log-level', 'debug',
+    ...(extraArgs.includes('--https-port') ? [] : ['--https-port', String(httpsPort)]),
+    ...(extraArgs.includes('--dns-port') ? [] : ['--dns-port', '0']),
     // One process unless a test asks for workers: cheaper, and the same data plane code.
     ...(extraArgs.includes('--workers') ? [] : ['--workers', '1']),
     ...extraArgs,
@@ -49,6 +54,7 @@ export async function startGangplank(manifests: string | string[], extraArgs: st
   const g: Gangplank = {
     proc,
     httpPort,
+    httpsPort,
     adminPort,
     stateDir: state.path,
     url: (path = '/') => `http://127.0.0.1:${httpPort}${path}`,

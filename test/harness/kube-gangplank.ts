@@ -17,6 +17,7 @@ const MAIN = join(ROOT, 'src/cli/main.ts');
 export interface KubeGangplank {
   proc: Proc;
   httpPort: number;
+  httpsPort: number;
   adminPort: number;
   dnsPort: number;
   /** GET http://127.0.0.1:httpPort/path with a Host header; resolves with status and body. */
@@ -25,18 +26,20 @@ export interface KubeGangplank {
   stop(): Promise<void>;
 }
 
-export async function startKubeGangplank(kubeconfig: string, extraArgs: string[] = []): Promise<KubeGangplank> {
+/** `nodeArgs` go before the script (e.g. another --import for a test preload). */
+export async function startKubeGangplank(kubeconfig: string, extraArgs: string[] = [], opts: { nodeArgs?: string[] } = {}): Promise<KubeGangplank> {
   const httpPort = await freePort();
+  const httpsPort = await freePort();
   const adminPort = await freePort();
   const dnsPort = await freePort({ udp: true });
   const state = await mkdtemp(join(tmpdir(), 'gangplank-kube-state-'));
   const args = [
-    '--import', 'tsx', MAIN, 'run',
+    '--import', 'tsx', ...(opts.nodeArgs ?? []), MAIN, 'run',
     '--kubeconfig', kubeconfig,
     '--workers', '1',
     '--bind', '127.0.0.1',
     '--http-port', String(httpPort),
-    '--https-port', String(await freePort()),
+    '--https-port', String(httpsPort),
     '--admin-port', String(adminPort),
     '--dns-port', String(dnsPort),
     '--state-dir', state,
@@ -47,6 +50,7 @@ export async function startKubeGangplank(kubeconfig: string, extraArgs: string[]
   const g: KubeGangplank = {
     proc,
     httpPort,
+    httpsPort,
     adminPort,
     dnsPort,
     get: (host, path = '/') =>

@@ -135,3 +135,29 @@ test('the ingress-shim makes a Certificate for an annotated Ingress, and it gets
   const s = await secretOf('default', 'shop-tls');
   assert.match(new X509Certificate(Buffer.from(s!.data['tls.crt']!, 'base64')).subjectAltName ?? '', /DNS:shop\.example\.test/);
 });
+
+test('an issuer that cannot issue gets a Warning Event and its Certificates say why they wait', async () => {
+  const env = kube();
+  await applyObjects(env, [
+    { apiVersion: 'cert-manager.io/v1', kind: 'ClusterIssuer', metadata: { name: 'broken-ca' }, spec: { ca: { secretName: 'no-such-ca' } } },
+    {
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'Certificate',
+      metadata: { name: 'waiting', namespace: 'default' },
+      spec: { secretName: 'waiting-tls', dnsNames: ['waiting.example.test'], issuerRef: { name: 'broken-ca', kind: 'ClusterIssuer' } },
+    },
+  ]);
+  // Events of cluster-scoped objects live in the default namespace.
+  const ev = await waitFor('Warning Event on ClusterIssuer broken-ca', async () => {
+    const out = await env.kubectlOk(['get', 'events', '-n', 'default', '--field-selector', 'involvedObject.name=broken-ca,type=Warning', '-o', 'json']);
+    return (JSON.parse(out) as { items: { reason: string; message: string; involvedObject: { kind: string } }[] }).items[0];
+  }, { timeoutMs: 60_000, intervalMs: 250 });
+  assert.equal(ev.involvedObject.kind, 'ClusterIssuer');
+  assert.match(ev.message, /no-such-ca/);
+  assert.equal(await ready('clusterissuer', 'broken-ca'), 'False');
+  await waitFor('Certificate waiting Ready=False naming the issuer', async () => {
+    const msg = await env.kubectlOk(['get', 'certificate', 'waiting', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].message}']);
+    return /^False .*broken-ca|^False .*no-such-ca/.test(msg);
+  }, { timeoutMs: 60_000, intervalMs: 250 });
+  assert.equal((await env.kubectl(['get', 'secret', 'waiting-tls'])).code, 1, 'no Secret without a certificate');
+});

@@ -11,7 +11,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { requireBinary } from '../harness/proc.js';
@@ -43,7 +45,7 @@ if (process.env[NETNS_FLAG] !== '1') {
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(code, 0, `the tests inside the network namespace failed:\n${out.slice(-6000)}`);
     // The inner run must really have run them (a skipped or empty run also exits 0).
-    assert.match(out, /ℹ pass 7\n/, 'all 7 tests ran and passed inside the namespace');
+    assert.match(out, /ℹ pass 8\n/, 'all 8 tests ran and passed inside the namespace');
     assert.match(out, /ℹ fail 0\n/);
   });
 } else {
@@ -63,6 +65,7 @@ async function inNamespace(): Promise<void> {
   execFileSync('ip', ['link', 'set', 'lo', 'up']);
   for (const a of BACKENDS) execFileSync('ip', ['addr', 'add', `${a}/32`, 'dev', 'lo']);
 
+  const CRDS = fileURLToPath(new URL('../../deploy/crds/', import.meta.url));
   const DIG = requireBinary('/usr/bin/dig', 'apt-get install -y bind9-dnsutils');
   const PUBLISHED = '192.0.2.100';
   const ZONE = 'example.test';
@@ -245,5 +248,101 @@ spec:
     await waitFor('after.example.test in DNS and before.example.test not', async () => (await dig(`after.${ZONE}`)).join() === PUBLISHED && (await dig(`before.${ZONE}`)).length === 0, { timeoutMs: 30_000, intervalMs: 250 });
     const ip = await waitFor('status of Ingress after', async () => (await env.kubectlOk(['get', 'ingress', 'after', '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}'])).trim(), { timeoutMs: 30_000, intervalMs: 200 });
     assert.equal(ip, PUBLISHED);
+  });
+
+  /** The certificate websecure serves for a name (SNI), and the response to a GET through it. */
+  const httpsGet = (host: string): Promise<{ cert: X509Certificate; status: number; body: string }> =>
+    new Promise((resolve, reject) => {
+      const sock = tlsConnect({ host: '127.0.0.1', port: g.httpsPort, servername: host, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+        const cert = new X509Certificate(sock.getPeerCertificate(false).raw);
+        let data = '';
+        sock.setEncoding('utf8');
+        sock.on('data', (d: string) => (data += d));
+        sock.on('end', () => {
+          const [head = '', body = ''] = data.split('\r\n\r\n');
+          resolve({ cert, status: Number(head.split(' ')[1]), body });
+        });
+        sock.write(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      });
+      sock.setTimeout(10_000, () => sock.destroy(new Error(`TLS GET ${host} timed out`)));
+      sock.on('error', reject);
+    });
+
+  test('with the cert-manager CRDs installed under a running gangplank, an annotated Ingress gets a certificate and serves it', async () => {
+    const env = kube();
+    await env.kubectlOk(['apply', '-f', CRDS]);
+    await env.kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/certificates.cert-manager.io', 'crd/issuers.cert-manager.io', 'crd/clusterissuers.cert-manager.io']);
+    await env.kubectlOk(['create', 'namespace', 'gangplank']);
+    await env.kubectlOk(['apply', '-f', '-'], `apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata:
+  name: selfsigned
+spec:
+  selfSigned: {}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata:
+  name: root
+  namespace: gangplank
+spec:
+  isCA: true
+  commonName: e2e root
+  secretName: root-ca
+  privateKey:
+    algorithm: ECDSA
+    size: 256
+  issuerRef:
+    name: selfsigned
+    kind: ClusterIssuer
+---
+apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata:
+  name: ca
+spec:
+  ca:
+    secretName: root-ca
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: secure
+  namespace: default
+  annotations:
+    cert-manager.io/cluster-issuer: ca
+spec:
+  ingressClassName: gangplank
+  tls:
+    - hosts: [secure.${ZONE}]
+      secretName: secure-tls
+  rules:
+    - host: secure.${ZONE}
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: web
+                port:
+                  number: 80
+`);
+    const readyOf = async (name: string, ns: string) =>
+      (await env.kubectl(['get', 'certificate', name, '-n', ns, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])).stdout;
+    await waitFor('Certificate secure-tls (made by the ingress-shim) Ready=True', async () => (await readyOf('secure-tls', 'default')) === 'True', { timeoutMs: 90_000, intervalMs: 250 });
+    assert.equal(await readyOf('root', 'gangplank'), 'True');
+    assert.match(await env.kubectlOk(['get', 'certificate', 'secure-tls']), /^secure-tls\s+True\s+secure-tls\s+/m);
+    assert.equal((await env.kubectlOk(['get', 'secret', 'secure-tls', '-o', 'jsonpath={.type}'])).trim(), 'kubernetes.io/tls');
+
+    const root = new X509Certificate(Buffer.from((await env.kubectlOk(['get', 'secret', 'root-ca', '-n', 'gangplank', '-o', 'jsonpath={.data.tls\\.crt}'])).trim(), 'base64'));
+    const res = await waitFor('websecure serves the issued certificate for secure.example.test', async () => {
+      const r = await httpsGet(`secure.${ZONE}`);
+      if (!r.cert.verify(root.publicKey)) throw new Error(`served ${r.cert.subject.replace(/\n/g, ',')} (${r.cert.subjectAltName}) issued by ${r.cert.issuer.replace(/\n/g, ',')}; HTTP ${r.status}`);
+      return r;
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    assert.match(res.cert.subjectAltName ?? '', /DNS:secure\.example\.test/);
+    assert.equal(res.status, 200);
+    assert.match(res.body, /^backend 192\.0\.2\.1[12]$/);
   });
 }

@@ -73,12 +73,30 @@ export interface Handshake {
 export async function handshake(port: number, servername: string | null, extra: string[] = []): Promise<Handshake> {
   const openssl = requireBinary('/usr/bin/openssl', 'apt-get install openssl');
   const args = ['s_client', '-connect', `127.0.0.1:${port}`, ...(servername === null ? ['-noservername'] : ['-servername', servername]), ...extra];
+  // With -sess_out, stay connected until the session ticket has arrived (TLS 1.3 sends it after
+  // the handshake); otherwise close at once.
+  const waitTicket = extra.includes('-sess_out');
   const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve) => {
-    const child = execFile(openssl, args, { timeout: 10_000 }, (_err, stdout, stderr) => resolve({ stdout, stderr }));
-    child.stdin?.end();
+    let seen = '';
+    const child = execFile(openssl, args, { timeout: 10_000 }, (_err, stdout, stderr) => {
+      clearTimeout(fallback);
+      resolve({ stdout, stderr });
+    });
+    const fallback = setTimeout(() => child.stdin?.end(), waitTicket ? 3_000 : 0);
+    if (waitTicket) {
+      child.stdout?.on('data', (c: Buffer) => {
+        seen += c.toString();
+        if (/TLS session ticket:|Post-Handshake New Session Ticket/.test(seen) && /^(New|Reused), /m.test(seen)) child.stdin?.end();
+      });
+    } else child.stdin?.end();
   });
   const output = `${stdout}\n${stderr}`;
   const subject = /subject=.*?CN\s*=\s*([^,\n/]+)/.exec(output)?.[1]?.trim() ?? '';
   const protocol = /Protocol\s*:\s*(\S+)/.exec(output)?.[1] ?? /(New|Reused), (TLSv[\d.]+)/.exec(output)?.[2] ?? '';
   return { ok: /^(New|Reused), TLS/m.test(output) && !/Cipher is \(NONE\)/.test(output), subject, protocol, reused: /^Reused,/m.test(output), output };
+}
+
+/** Flags for black-box runs: websecure on a free port, the embedded DNS server off (its fixed default port would collide between parallel tests). */
+export function websecureArgs(httpsPort: number, extra: string[] = []): string[] {
+  return ['--https-port', String(httpsPort), '--dns-port', '0', ...extra];
 }

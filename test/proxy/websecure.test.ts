@@ -1,0 +1,212 @@
+/**
+ * The websecure entrypoint built directly (HttpProxy with tls): HTTP/2 settings that bound floods,
+ * graceful stop (GOAWAY for HTTP/2, idle HTTP/1.1 connections closed, in-flight requests finish),
+ * and the web entrypoint's HTTP-01 responder.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
+import { connect as tlsConnect } from 'node:tls';
+import { Registry } from 'prom-client';
+import type { Route } from '../../src/controllers/routes/types.js';
+import { createProxyMetrics } from '../../src/proxy/metrics.js';
+import { HttpProxy, type TlsCertificates } from '../../src/proxy/proxy.js';
+import { silentLogger } from '../../src/runtime/logger.js';
+import { buildContext } from '../../src/tls/options.js';
+import { newTicketKeys } from '../../src/tls/ticket-keys.js';
+import { waitFor } from '../harness/wait.js';
+import { backend, endpoint, nodeGet, route, startBackend, startProxy, TestTable, type Backendsrv } from './helpers.js';
+import { makeCert, type TestCert } from './tls-helpers.js';
+
+async function startSecure(table: TestTable, cert: TestCert, headersMs?: number): Promise<HttpProxy> {
+  const keys = newTicketKeys();
+  const ctx = buildContext(cert.cert, cert.key, keys);
+  const certs: TlsCertificates = { defaultCert: { certPem: cert.cert, keyPem: cert.key }, sniCallback: (_n, cb) => cb(null, ctx), contextFor: () => ctx };
+  const p = new HttpProxy({ entrypoint: 'websecure', bind: '127.0.0.1', port: 0, trustedProxies: [], logger: silentLogger(), metrics: createProxyMetrics(new Registry()), accessLog: null, tls: { certs, ticketKeys: keys }, ...(headersMs ? { timeouts: { headersMs } } : {}) });
+  p.setTable(table);
+  await p.start();
+  return p;
+}
+
+function h2session(port: number, cert: TestCert): Promise<ClientHttp2Session> {
+  return new Promise((resolve, reject) => {
+    const s = h2connect(`https://127.0.0.1:${port}`, { servername: 'app.test', ca: cert.cert });
+    s.once('remoteSettings', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+function h2request(s: ClientHttp2Session, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = s.request({ ':path': path, ':authority': 'app.test' });
+    let status = 0;
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('response', (h) => (status = Number(h[':status'])));
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => resolve({ status, body }));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('websecure entrypoint', () => {
+  let cert: TestCert;
+  let slow: Backendsrv;
+  let table: TestTable;
+  let slowArrived = false;
+
+  before(async () => {
+    cert = await makeCert(['app.test']);
+    slow = await startBackend('slow', (req, res) => {
+      if (req.url === '/slow') slowArrived = true;
+      const delay = req.url === '/slow' ? 400 : 0;
+      setTimeout(() => res.end(`done ${req.url}`), delay);
+    });
+    table = new TestTable([route('app.test', '/', backend('default/slow:80', [endpoint(slow.port)]))]);
+  });
+  after(async () => {
+    await slow?.close();
+  });
+
+  test('HTTP/2 settings bound concurrency and header size', async () => {
+    const p = await startSecure(table, cert);
+    try {
+      const s = await h2session(p.address().port, cert);
+      assert.equal(s.remoteSettings.maxConcurrentStreams, 250);
+      assert.equal(s.remoteSettings.maxHeaderListSize, 16 * 1024);
+      assert.equal(s.remoteSettings.enablePush, false);
+      assert.equal((await h2request(s, '/x')).body, 'done /x');
+      s.close();
+    } finally {
+      await p.stop(500);
+    }
+  });
+
+  test('HTTP/2 to an HTTP/1.1 backend: request body streams up, repeated response headers come back', async () => {
+    const echo = await startBackend('echo', (req, res) => {
+      let n = 0;
+      req.on('data', (c: Buffer) => (n += c.length));
+      req.on('end', () => {
+        res.setHeader('set-cookie', ['a=1', 'b=2']);
+        res.end(`got ${n} ${req.headers['x-forwarded-proto']} ${req.headers.host}`);
+      });
+    });
+    const p = await startSecure(new TestTable([route('app.test', '/', backend('default/echo:80', [endpoint(echo.port)]))]), cert);
+    try {
+      const s = await h2session(p.address().port, cert);
+      const res = await new Promise<{ status: number; cookies: unknown; body: string }>((resolve, reject) => {
+        const req = s.request({ ':method': 'POST', ':path': '/up', ':authority': 'app.test' });
+        let status = 0;
+        let cookies: unknown;
+        let body = '';
+        req.setEncoding('utf8');
+        req.on('response', (h) => {
+          status = Number(h[':status']);
+          cookies = h['set-cookie'];
+        });
+        req.on('data', (c: string) => (body += c));
+        req.on('end', () => resolve({ status, cookies, body }));
+        req.on('error', reject);
+        req.write(Buffer.alloc(100_000, 1));
+        req.end(Buffer.alloc(5, 1));
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.body, 'got 100005 https app.test');
+      assert.deepEqual(res.cookies, ['a=1', 'b=2']);
+      s.close();
+    } finally {
+      await p.stop(500);
+      await echo.close();
+    }
+  });
+
+  test('HTTP/1.1 over TLS keeps the strict parser and client limits', async () => {
+    const p = await startSecure(table, cert, 1000);
+    const send = (data: string) =>
+      new Promise<string>((resolve) => {
+        const sock = tlsConnect({ host: '127.0.0.1', port: p.address().port, servername: 'app.test', ca: cert.cert, ALPNProtocols: ['http/1.1'] }, () => sock.write(data));
+        let text = '';
+        sock.on('data', (c: Buffer) => (text += c.toString()));
+        sock.on('error', () => undefined);
+        sock.on('close', () => resolve(text.split('\r\n')[0]!));
+      });
+    try {
+      assert.equal(await send('GET / HTTP/1.1\r\n\r\n'), 'HTTP/1.1 400 Bad Request', 'missing Host');
+      assert.equal(await send('GET / HTTP/1.1\r\nHost: app.test\r\nHost: b\r\n\r\n'), 'HTTP/1.1 400 Bad Request', 'duplicate Host');
+      assert.equal(await send(`GET / HTTP/1.1\r\nHost: app.test\r\nX: ${'a'.repeat(20_000)}\r\n\r\n`), 'HTTP/1.1 431 Request Header Fields Too Large');
+      assert.equal(await send('GET / HTTP/1.1\r\nHost: app.test\r\nBad Header: x\r\n\r\n'), 'HTTP/1.1 400 Bad Request', 'invalid header name');
+      const t0 = Date.now();
+      assert.equal(await send('GET / HTTP/1.1\r\nHost: app.test\r\n'), 'HTTP/1.1 408 Request Timeout', 'slow headers');
+      assert.ok(Date.now() - t0 < 4_000);
+    } finally {
+      await p.stop(500);
+    }
+  });
+
+  test('stop: HTTP/2 gets GOAWAY and its in-flight request finishes; idle HTTP/1.1 closes at once', async () => {
+    const p = await startSecure(table, cert);
+    const port = p.address().port;
+    const s = await h2session(port, cert);
+    let goaway = false;
+    s.on('goaway', () => (goaway = true));
+    // An idle HTTP/1.1 keep-alive connection over TLS.
+    const h1 = tlsConnect({ host: '127.0.0.1', port, servername: 'app.test', ca: cert.cert, ALPNProtocols: ['http/1.1'] });
+    await new Promise<void>((r) => h1.once('secureConnect', () => r()));
+    h1.write('GET /x HTTP/1.1\r\nHost: app.test\r\n\r\n');
+    let h1Text = '';
+    h1.on('data', (c: Buffer) => (h1Text += c.toString()));
+    await waitFor('the HTTP/1.1 response', () => h1Text.includes('done /x'));
+    let h1Closed = false;
+    h1.on('close', () => (h1Closed = true));
+    const inflight = h2request(s, '/slow');
+    await waitFor('the slow request at the backend', () => slowArrived);
+    const t0 = Date.now();
+    const stopped = p.stop(10_000);
+    await waitFor('GOAWAY and the idle HTTP/1.1 connection closed', () => goaway && h1Closed);
+    assert.deepEqual(await inflight, { status: 200, body: 'done /slow' });
+    await stopped;
+    assert.ok(Date.now() - t0 < 5_000, 'stop did not wait for the grace period');
+    s.destroy();
+  });
+});
+
+describe('HTTP-01 responder on the web entrypoint', () => {
+  let b: Backendsrv;
+  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  before(async () => {
+    b = await startBackend('app');
+    const r: Route = { ...route('app.test', '/', backend('default/app:80', [endpoint(b.port)])), tls: true, sslRedirect: true };
+    proxy = await startProxy(new TestTable([r]), { redirectPort: 8443, acmeResponder: (t) => (t === 'tok123' ? 'tok123.thumbprint' : undefined) });
+  });
+  after(async () => {
+    await proxy?.close();
+    await b?.close();
+  });
+
+  test('a known token is answered with its key authorization, before routing and redirects', async () => {
+    const r = await nodeGet(`${proxy.url}/.well-known/acme-challenge/tok123`, { host: 'app.test' });
+    assert.equal(r.status, 200);
+    assert.equal(r.text, 'tok123.thumbprint');
+    assert.match(String(r.headers['content-type']), /^text\/plain/);
+    const other = await nodeGet(`${proxy.url}/.well-known/acme-challenge/tok123`, { host: 'unknown.test' });
+    assert.equal(other.status, 200, 'answered whatever the host');
+  });
+
+  test('an unknown token routes normally (never redirected)', async () => {
+    const r = await nodeGet(`${proxy.url}/.well-known/acme-challenge/other`, { host: 'app.test' });
+    assert.equal(r.status, 200);
+    assert.equal(JSON.parse(r.text).name, 'app');
+    const none = await nodeGet(`${proxy.url}/.well-known/acme-challenge/other`, { host: 'unknown.test' });
+    assert.equal(none.status, 404);
+  });
+
+  test('other paths of a TLS host redirect to the websecure port; the responder can be removed', async () => {
+    const r = await nodeGet(`${proxy.url}/x?y=1`, { host: 'app.test' });
+    assert.equal(r.status, 301);
+    assert.equal(r.headers.location, 'https://app.test:8443/x?y=1');
+    proxy.proxy.setAcmeResponder(undefined);
+    const gone = await nodeGet(`${proxy.url}/.well-known/acme-challenge/tok123`, { host: 'app.test' });
+    assert.equal(JSON.parse(gone.text).name, 'app');
+  });
+});

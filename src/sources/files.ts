@@ -11,7 +11,8 @@ import type { Store } from '../store/store.js';
 import { parseManifest } from './parse.js';
 
 const EXTENSIONS = ['.yaml', '.yml', '.json'];
-const DEBOUNCE_MS = 50;
+/** Editors write a file in several steps; a short pause coalesces them without delaying the change. */
+const DEBOUNCE_MS = 5;
 /** A safety net for missed watch events (editors that rename, network file systems). */
 const RESCAN_MS = 2000;
 
@@ -25,7 +26,8 @@ export interface FileSourceOptions {
 
 export class FileSource implements Component {
   private readonly dirs: string[];
-  private readonly watchers: FSWatcher[] = [];
+  /** One non-recursive watcher per directory: Node's recursive watch on Linux loses files replaced by rename. */
+  private readonly watchers = new Map<string, FSWatcher>();
   private readonly mtimes = new Map<string, number>();
   private readonly dirty = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
@@ -46,22 +48,14 @@ export class FileSource implements Component {
       if (!st?.isDirectory()) throw new Error(`manifests directory ${dir} does not exist or is not a directory`);
     }
     await this.scanAll();
-    for (const dir of this.dirs) {
-      const w = watch(dir, { recursive: true }, (_event, name) => {
-        if (name) this.markDirty(join(dir, name.toString()));
-        else this.markDirty(dir);
-      });
-      w.on('error', (err) => this.opts.logger.warn({ dir, err: err.message }, 'manifest watcher error; falling back to periodic rescans'));
-      this.watchers.push(w);
-    }
     this.rescanTimer = setInterval(() => this.enqueue(() => this.scanAll()), RESCAN_MS);
     this.rescanTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const w of this.watchers) w.close();
-    this.watchers.length = 0;
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
     clearTimeout(this.timer);
     clearInterval(this.rescanTimer);
     await this.running;
@@ -85,9 +79,35 @@ export class FileSource implements Component {
     return (this.opts.prefix ?? '') + file;
   }
 
+  /** Keeps one watcher on every directory below the roots (new ones added, vanished ones closed). */
+  private watchDirs(dirs: Set<string>): void {
+    if (this.stopped) return;
+    for (const [d, w] of this.watchers) {
+      if (!dirs.has(d)) {
+        w.close();
+        this.watchers.delete(d);
+      }
+    }
+    for (const d of dirs) {
+      if (this.watchers.has(d)) continue;
+      try {
+        const w = watch(d, (_event, name) => this.markDirty(name ? join(d, name.toString()) : d));
+        w.on('error', () => {
+          w.close();
+          this.watchers.delete(d);
+        });
+        this.watchers.set(d, w);
+      } catch (err) {
+        this.opts.logger.warn({ dir: d, err: (err as Error).message }, 'cannot watch a manifests directory; changes there are seen by the periodic rescan');
+      }
+    }
+  }
+
   private async scanAll(): Promise<void> {
     const found = new Set<string>();
-    for (const dir of this.dirs) for (const f of await listFiles(dir)) found.add(f);
+    const dirs = new Set<string>();
+    for (const dir of this.dirs) for (const f of await listFiles(dir, dirs)) found.add(f);
+    this.watchDirs(dirs);
     const changed: string[] = [];
     for (const f of found) {
       const st = await stat(f).catch(() => undefined);
@@ -103,7 +123,9 @@ export class FileSource implements Component {
     for (const p of paths) {
       const st = await stat(p).catch(() => undefined);
       if (st?.isDirectory()) {
-        for (const f of await listFiles(p)) files.add(f);
+        const sub = new Set<string>();
+        for (const f of await listFiles(p, sub)) files.add(f);
+        this.watchDirs(new Set([...this.watchers.keys(), ...sub]));
         // Files under a directory that vanished or was renamed away.
         for (const f of this.mtimes.keys()) if (f.startsWith(p + sep)) files.add(f);
       } else if (isManifest(p)) files.add(p);
@@ -148,13 +170,15 @@ function isManifest(p: string): boolean {
   return !base.startsWith('.') && EXTENSIONS.some((e) => p.endsWith(e));
 }
 
-async function listFiles(dir: string): Promise<string[]> {
+async function listFiles(dir: string, dirs?: Set<string>): Promise<string[]> {
   const out: string[] = [];
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
+  if (!entries) return out;
+  dirs?.add(dir);
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
     const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await listFiles(p)));
+    if (e.isDirectory()) out.push(...(await listFiles(p, dirs)));
     else if (e.isFile() && isManifest(p)) out.push(p);
   }
   return out.sort();

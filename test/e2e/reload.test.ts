@@ -58,6 +58,16 @@ describe('live reload and invalid objects', () => {
     assert.ok(Date.now() - t0 <= 1000);
   });
 
+  test('repeated atomic replacements of one file (write + rename, as editors do) each take effect', async () => {
+    for (let i = 0; i < 5; i++) {
+      const target = i % 2 === 0 ? 'a' : 'b';
+      const t0 = Date.now();
+      await writeManifest(dir.path, 'swap.yaml', [ingress('swap', [{ host: 'swap.test', paths: [['/', 'Prefix', target]] }])]);
+      await waitFor(`swap.test -> ${target}`, async () => (await backendOf(g, 'swap.test')) === target, { timeoutMs: 1000, intervalMs: 10 });
+      assert.ok(Date.now() - t0 < 1000);
+    }
+  });
+
   test('an invalid object is rejected alone with file, document and field path; fixing the file clears it', async () => {
     const bad = [
       ingress('good', [{ host: 'good.test', paths: [['/', 'Prefix', 'a']] }]),

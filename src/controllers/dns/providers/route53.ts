@@ -3,16 +3,14 @@
  * and applies change sets as ChangeResourceRecordSets batches (each batch is atomic in Route
  * 53; a record and its ownership TXT always share one). It decides nothing.
  */
-import {
-  ChangeResourceRecordSetsCommand,
-  ListHostedZonesCommand,
-  ListResourceRecordSetsCommand,
+// The AWS SDK costs ~20 MiB of memory: loaded only when a Route 53 provider talks to AWS.
+import type {
+  Change as R53Change,
+  HostedZone,
+  ResourceRecordSet,
   Route53Client,
-  type Change as R53Change,
-  type HostedZone,
-  type ResourceRecordSet,
-  type Route53ClientConfig,
-  type RRType,
+  Route53ClientConfig,
+  RRType,
 } from '@aws-sdk/client-route-53';
 import { DnsProviderError, fqdn, type ChangeSet, type DnsProvider, type DnsRecord } from '../types.js';
 import { changesByZone, changesOf, describeRecord, packBatches, type Change } from './batch.js';
@@ -52,12 +50,15 @@ const PAGE_SIZE = 300;
 
 export class Route53Provider implements DnsProvider {
   readonly name = 'aws';
-  private readonly client: Route53Client;
+  private clientP: Promise<Route53Client> | undefined;
+  private readonly clientConfig: Route53ClientConfig;
+  private readonly sdk = () => import('@aws-sdk/client-route-53');
   private readonly opts: Required<Omit<Route53ProviderOptions, 'client' | 'clientConfig'>>;
   private cache?: { at: number; zones: Zone[] };
 
   constructor(opts: Route53ProviderOptions = {}) {
-    this.client = opts.client ?? new Route53Client(opts.clientConfig ?? {});
+    if (opts.client) this.clientP = Promise.resolve(opts.client);
+    this.clientConfig = opts.clientConfig ?? {};
     this.opts = {
       zoneType: opts.zoneType ?? '',
       zoneIdFilter: (opts.zoneIdFilter ?? []).map(bareZoneId),
@@ -69,6 +70,10 @@ export class Route53Provider implements DnsProvider {
     if (!Number.isInteger(this.opts.batchChangeSize) || this.opts.batchChangeSize < 1) {
       throw new Error(`aws provider: batchChangeSize must be a positive integer, got ${this.opts.batchChangeSize}`);
     }
+  }
+
+  private client(): Promise<Route53Client> {
+    return (this.clientP ??= this.sdk().then(({ Route53Client }) => new Route53Client(this.clientConfig)));
   }
 
   /** Lists the hosted zones (or reuses --aws-zones-cache-duration's cache). */
@@ -140,7 +145,8 @@ export class Route53Provider implements DnsProvider {
         }
         for (const b of batches) {
           try {
-            await this.client.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: hz.id, ChangeBatch: { Changes: b.r53 } }));
+            const { ChangeResourceRecordSetsCommand } = await this.sdk();
+            await (await this.client()).send(new ChangeResourceRecordSetsCommand({ HostedZoneId: hz.id, ChangeBatch: { Changes: b.r53 } }));
           } catch (err) {
             if (isName(err, 'NoSuchHostedZone')) this.cache = undefined;
             failures.push(toProviderError(err, `zone ${zone} (${hz.id}), batch of ${b.r53.length} changes [${b.changes.map((c) => `${c.action} ${describeRecord(c.record)}`).join(', ')}]`));
@@ -191,7 +197,8 @@ export class Route53Provider implements DnsProvider {
     do {
       let page;
       try {
-        page = await this.client.send(new ListHostedZonesCommand({ Marker: marker }));
+        const { ListHostedZonesCommand } = await this.sdk();
+        page = await (await this.client()).send(new ListHostedZonesCommand({ Marker: marker }));
       } catch (err) {
         throw toProviderError(err, 'listing hosted zones');
       }
@@ -214,7 +221,8 @@ export class Route53Provider implements DnsProvider {
     for (;;) {
       let page;
       try {
-        page = await this.client.send(new ListResourceRecordSetsCommand({ HostedZoneId: z.id, MaxItems: PAGE_SIZE, ...start }));
+        const { ListResourceRecordSetsCommand } = await this.sdk();
+        page = await (await this.client()).send(new ListResourceRecordSetsCommand({ HostedZoneId: z.id, MaxItems: PAGE_SIZE, ...start }));
       } catch (err) {
         if (isName(err, 'NoSuchHostedZone')) this.cache = undefined;
         throw toProviderError(err, `listing records of zone ${z.name} (${z.id})`);

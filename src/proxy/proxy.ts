@@ -64,7 +64,7 @@ export interface ProxyOptions {
 
 /** What a TLS entrypoint needs from the certificate store. */
 export interface TlsCertificates {
-  readonly defaultCert: { certPem: string; keyPem: string };
+  readonly defaultCert: { certPem: string; keyPem: string; base?: { certPem: string; keyPem: string } };
   readonly sniCallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
   /** The context a canonical host name is served with (identity tells two certificates apart). */
   contextFor(host: string): SecureContext;
@@ -187,8 +187,8 @@ export class HttpProxy implements Component {
       const handle = this.handler.handle;
       const opts: SecureServerOptions = {
         ...SERVER_TLS_OPTIONS,
-        cert: tls.certs.defaultCert.certPem,
-        key: tls.certs.defaultCert.keyPem,
+        cert: (tls.certs.defaultCert.base ?? tls.certs.defaultCert).certPem,
+        key: (tls.certs.defaultCert.base ?? tls.certs.defaultCert).keyPem,
         SNICallback: tls.certs.sniCallback,
         ticketKeys: tls.ticketKeys,
         allowHTTP1: true,

@@ -15,13 +15,21 @@ export interface DefaultCertificate {
   keyPem: string;
   /** Where it came from, for the log: the files given, or the state-dir copy. */
   source: string;
+  /**
+   * The pair the TLS server starts each handshake with, when it must differ from the default:
+   * OpenSSL keeps the starting context's certificate for its key type after SNI switches context,
+   * so an ECDSA starting certificate would shadow every RSA certificate chosen by SNI. The server
+   * therefore always starts with an RSA certificate (the default when it is RSA, else a generated
+   * one) and SNI hands out the configured default for names no Ingress covers.
+   */
+  base?: { certPem: string; keyPem: string };
 }
 
 type Params = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>;
 type Keys = Params[0]['keys'];
 type WebCrypto = NonNullable<Params[1]>;
 
-const DIR = 'default-tls';
+const DIR = 'default-tls-rsa';
 const CERT_FILE = 'tls.crt';
 const KEY_FILE = 'tls.key';
 const VALIDITY_DAYS = 3650;
@@ -37,13 +45,21 @@ export async function loadDefaultCertificate(opts: { certFile: string; keyFile: 
         throw new Error(`--default-key ${opts.keyFile}: cannot read it: ${err.message}`);
       }),
     ]);
+    let cert: X509Certificate;
     try {
-      new X509Certificate(certPem);
+      cert = new X509Certificate(certPem);
     } catch (err) {
       throw new Error(`--default-cert ${opts.certFile} is not a PEM certificate: ${(err as Error).message}`);
     }
-    return { certPem, keyPem, source: opts.certFile };
+    if (cert.publicKey.asymmetricKeyType === 'rsa') return { certPem, keyPem, source: opts.certFile };
+    const base = await selfSignedInStateDir(opts.stateDir);
+    return { certPem, keyPem, source: opts.certFile, base: { certPem: base.certPem, keyPem: base.keyPem } };
   }
+  return selfSignedInStateDir(opts.stateDir);
+}
+
+async function selfSignedInStateDir(stateDir: string): Promise<DefaultCertificate> {
+  const opts = { stateDir };
   const dir = join(opts.stateDir, DIR);
   const existing = await readPair(dir);
   if (existing) return existing;
@@ -76,9 +92,9 @@ async function readPair(dir: string): Promise<DefaultCertificate | undefined> {
   }
 }
 
-/** A P-256 self-signed certificate for "gangplank default certificate". */
+/** An RSA-2048 self-signed certificate for "gangplank default certificate" (RSA: see DefaultCertificate.base). */
 export async function generateSelfSigned(): Promise<{ certPem: string; keyPem: string }> {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const keys = await toCryptoKeyPair(privateKey);
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
@@ -87,7 +103,7 @@ export async function generateSelfSigned(): Promise<{ certPem: string; keyPem: s
       name: 'CN=gangplank default certificate',
       notBefore: new Date(now - 3600_000),
       notAfter: new Date(now + VALIDITY_DAYS * 86400_000),
-      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
       keys: keys as unknown as Keys,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),

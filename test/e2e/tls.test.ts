@@ -77,6 +77,7 @@ describe('websecure: certificates by SNI, protocols, HTTP/2, 421, redirects, ent
     certs.app = await makeCert(['app.example.com']);
     certs.wild = await makeCert(['*.example.com']);
     certs.other = await makeCert(['other.test']);
+    certs.rsa = await makeCert(['rsa.example.org'], { rsa: true });
     certs.mismatch = await makeCert(['nothere.example.org']);
     certs.expired = await makeCert(['expired.example.org'], { notBefore: new Date(Date.now() - 10 * 86400_000), notAfter: new Date(Date.now() - 86400_000) });
     await writeManifest(dir.path, 'services.yaml', [...serviceWithEndpoints('app', [app.port]), ...serviceWithEndpoints('ws', [wsPort])]);
@@ -84,16 +85,18 @@ describe('websecure: certificates by SNI, protocols, HTTP/2, 421, redirects, ent
       tlsSecret('app-cert', certs.app),
       tlsSecret('wild-cert', certs.wild),
       tlsSecret('other-cert', certs.other),
+      tlsSecret('rsa-cert', certs.rsa),
       tlsSecret('mismatch-cert', certs.mismatch),
       tlsSecret('expired-cert', certs.expired),
       { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'bad-cert', namespace: 'default' }, data: { 'tls.crt': Buffer.from('-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n').toString('base64'), 'tls.key': Buffer.from(certs.app.key).toString('base64') } },
       tlsSecret('wrongkey-cert', { cert: certs.other.cert, key: certs.app.key }),
     ]);
     await writeManifest(dir.path, 'ingresses.yaml', [
-      tlsIngress('main', ['app.example.com', '*.example.com', 'other.test', 'mismatch.example.org', 'expired.example.org', 'bad.example.org', 'wrongkey.example.org'], 'app', [
+      tlsIngress('main', ['app.example.com', '*.example.com', 'other.test', 'rsa.example.org', 'mismatch.example.org', 'expired.example.org', 'bad.example.org', 'wrongkey.example.org'], 'app', [
         { hosts: ['app.example.com'], secretName: 'app-cert' },
         { hosts: ['*.example.com'], secretName: 'wild-cert' },
         { hosts: ['other.test'], secretName: 'other-cert' },
+        { hosts: ['rsa.example.org'], secretName: 'rsa-cert' },
         { hosts: ['mismatch.example.org'], secretName: 'mismatch-cert' },
         { hosts: ['expired.example.org'], secretName: 'expired-cert' },
         { hosts: ['bad.example.org'], secretName: 'bad-cert' },
@@ -123,6 +126,8 @@ describe('websecure: certificates by SNI, protocols, HTTP/2, 421, redirects, ent
     assert.equal((await handshake(httpsPort, 'APP.example.com')).subject, 'app.example.com', 'SNI is case-insensitive');
     assert.equal((await handshake(httpsPort, 'x.example.com')).subject, '*.example.com');
     assert.equal((await handshake(httpsPort, 'other.test')).subject, 'other.test');
+    // RSA (cert-manager's default key type) and ECDSA certificates side by side.
+    assert.equal((await handshake(httpsPort, 'rsa.example.org')).subject, 'rsa.example.org');
     assert.equal((await handshake(httpsPort, 'a.b.example.com')).subject, 'gangplank default certificate', 'a wildcard covers one label');
     assert.equal((await handshake(httpsPort, 'unknown.invalid')).subject, 'gangplank default certificate');
     assert.equal((await handshake(httpsPort, null)).subject, 'gangplank default certificate', 'no SNI: default');
@@ -130,9 +135,9 @@ describe('websecure: certificates by SNI, protocols, HTTP/2, 421, redirects, ent
   });
 
   test('the generated default certificate is kept in the state dir with a private key of mode 0600', async () => {
-    const key = await stat(join(g.stateDir, 'default-tls', 'tls.key'));
+    const key = await stat(join(g.stateDir, 'default-tls-rsa', 'tls.key'));
     assert.equal(key.mode & 0o777, 0o600);
-    const cert = new X509Certificate(await readFile(join(g.stateDir, 'default-tls', 'tls.crt')));
+    const cert = new X509Certificate(await readFile(join(g.stateDir, 'default-tls-rsa', 'tls.crt')));
     assert.match(cert.subject, /gangplank default certificate/);
   });
 

@@ -338,7 +338,7 @@ spec:
     const root = new X509Certificate(Buffer.from((await env.kubectlOk(['get', 'secret', 'root-ca', '-n', 'gangplank', '-o', 'jsonpath={.data.tls\\.crt}'])).trim(), 'base64'));
     const res = await waitFor('websecure serves the issued certificate for secure.example.test', async () => {
       const r = await httpsGet(`secure.${ZONE}`);
-      if (!r.cert.verify(root.publicKey)) throw new Error(`served ${r.cert.subject.replace(/\n/g, ',')} (${r.cert.subjectAltName}) issued by ${r.cert.issuer.replace(/\n/g, ',')}; HTTP ${r.status}`);
+      if (!r.cert.verify(root.publicKey)) throw new Error(`served ${r.cert.subject.replace(/\n/g, ',')} (${r.cert.subjectAltName}), not one issued by the root`);
       return r;
     }, { timeoutMs: 30_000, intervalMs: 250 });
     assert.match(res.cert.subjectAltName ?? '', /DNS:secure\.example\.test/);

@@ -13,9 +13,9 @@ export interface TestCert {
 }
 
 /** A P-256 self-signed certificate for `names` (CN = first name), valid from `notBefore` to `notAfter`. */
-export async function makeCert(names: string[], opts: { notBefore?: Date; notAfter?: Date; cn?: string } = {}): Promise<TestCert> {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+export async function makeCert(names: string[], opts: { notBefore?: Date; notAfter?: Date; cn?: string; rsa?: boolean } = {}): Promise<TestCert> {
+  const { privateKey, publicKey } = opts.rsa ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const alg = opts.rsa ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } : { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = {
     privateKey: await webcrypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), alg, true, ['sign']),
     publicKey: await webcrypto.subtle.importKey('spki', publicKey.export({ type: 'spki', format: 'der' }), alg, true, ['verify']),

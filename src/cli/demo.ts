@@ -29,23 +29,40 @@ export function startEchoBackend(name: string, port: number, host = '127.0.0.1')
   });
 }
 
-export async function runDemo(o: { httpPort: number; adminPort: number }): Promise<void> {
+export async function runDemo(o: { httpPort: number; httpsPort: number; adminPort: number; dnsPort: number }): Promise<void> {
   const examples = fileURLToPath(new URL('../../examples', import.meta.url));
   const logger = createLogger({ level: 'info', format: 'pretty' });
   const backends = await Promise.all(DEMO_BACKENDS.map((b) => startEchoBackend(b.name, b.port)));
-  const cfg = resolveConfig({ manifests: [examples], 'http-port': o.httpPort, 'admin-port': o.adminPort, 'state-dir': '.gangplank/demo', 'access-log': 'false' });
+  const cfg = resolveConfig({
+    manifests: [examples],
+    'http-port': o.httpPort,
+    'https-port': o.httpsPort,
+    'admin-port': o.adminPort,
+    'state-dir': '.gangplank/demo',
+    'access-log': 'false',
+    workers: 1,
+    // The embedded DNS server answers for the demo hosts with the published address.
+    'dns-port': o.dnsPort,
+    'dns-zone': ['demo.localhost'],
+    'publish-address': ['127.0.0.1'],
+  });
   const app = await startApp(cfg, logger);
   const p = o.httpPort;
+  const s = o.httpsPort;
+  const ca = `${cfg.stateDir}/objects/Secret_gangplank_demo-ca.json`;
   process.stdout.write(
     [
       '',
       'gangplank demo is running. Try:',
-      `  curl -H 'Host: shop.demo.localhost' http://127.0.0.1:${p}/            # -> web`,
-      `  curl -H 'Host: shop.demo.localhost' http://127.0.0.1:${p}/api/orders  # -> api`,
-      `  curl -H 'Host: v2.docs.demo.localhost' http://127.0.0.1:${p}/guide    # -> docs (wildcard host)`,
-      `  curl http://127.0.0.1:${p}/anything                                   # -> docs (default backend)`,
+      `  curl -i -H 'Host: shop.demo.localhost' http://127.0.0.1:${p}/api/orders        # -> 301 to https (the host has TLS)`,
+      `  curl -k --resolve shop.demo.localhost:${s}:127.0.0.1 https://shop.demo.localhost:${s}/            # -> web`,
+      `  curl -k --resolve shop.demo.localhost:${s}:127.0.0.1 https://shop.demo.localhost:${s}/api/orders  # -> api`,
+      `  curl -k --http2 --resolve v2.docs.demo.localhost:${s}:127.0.0.1 https://v2.docs.demo.localhost:${s}/guide  # -> docs (wildcard host, HTTP/2)`,
+      `  curl http://127.0.0.1:${p}/anything                                             # -> docs (default backend)`,
+      `  dig @127.0.0.1 -p ${o.dnsPort} shop.demo.localhost A                              # the embedded DNS server`,
       '',
-      `Admin API: http://127.0.0.1:${o.adminPort}/api/routes  /api/objects  /metrics  /healthz`,
+      `The https certificates are issued by a local CA made from examples/certificates.yaml (its Secret: ${ca}).`,
+      `Admin API: http://127.0.0.1:${o.adminPort}/api/routes  /api/certificates  /api/dns  /api/objects  /metrics`,
       `Edit the manifests in ${examples} and the routes change within a second.`,
       'Press Ctrl-C to stop.',
       '',

@@ -65,8 +65,12 @@ export function buildProgram(): Command {
     .command('demo')
     .description('start demo backends and serve examples/ (what `npm start` runs)')
     .option('--http-port <port>', 'web entrypoint port', '8080')
+    .option('--https-port <port>', 'websecure entrypoint port', '8443')
     .option('--admin-port <port>', 'admin API port', '9090')
-    .action(async (o: { httpPort: string; adminPort: string }) => runDemo({ httpPort: Number(o.httpPort), adminPort: Number(o.adminPort) }));
+    .option('--dns-port <port>', 'embedded DNS server port', '15353')
+    .action(async (o: { httpPort: string; httpsPort: string; adminPort: string; dnsPort: string }) =>
+      runDemo({ httpPort: Number(o.httpPort), httpsPort: Number(o.httpsPort), adminPort: Number(o.adminPort), dnsPort: Number(o.dnsPort) }),
+    );
   program
     .command('version')
     .description('print the version')

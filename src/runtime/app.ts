@@ -24,7 +24,6 @@ import type { RunConfig } from './config.js';
 import { createDataPlane, type DataPlane } from './dataplane.js';
 import type { Component } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
-import { kubeMode } from './kube-mode.js';
 import { WorkerPool } from './workers.js';
 
 export interface App {
@@ -47,7 +46,8 @@ export async function startApp(cfg: RunConfig, logger: Logger = createLogger({ l
   collectDefaultMetrics({ register: registry, prefix: 'gangplank_process_' });
   const store = new Store();
   // --kubeconfig: objects from the API server, outputs back to it (see kube-mode.ts).
-  const kube = cfg.kubeconfig ? kubeMode(cfg, store, logger) : undefined;
+  // Loaded only in this mode: the Kubernetes client costs ~60 MiB of memory.
+  const kube = cfg.kubeconfig ? (await import('./kube-mode.js')).kubeMode(cfg, store, logger) : undefined;
   const writer = kube?.writer ?? new StateDirWriter(stateDir, store, logger.child({ component: 'writer' }));
   const invalid = new Gauge({ name: 'gangplank_invalid_objects', help: 'Documents rejected by validation (see /api/objects).', registers: [registry] });
 

@@ -68,7 +68,8 @@ export class EntrypointMetrics {
     let rl = this.byRoute.get(routeId);
     if (rl === undefined) {
       rl = { duration: this.m.duration.labels(this.entrypoint, routeId), counts: new Map() };
-      if (this.byRoute.size > 10_000) this.byRoute.clear();
+      // Route ids come from the route table, so this map is as large as the table at most; a cap
+      // that cleared it made every request of a 10,000-host table rebuild its label children.
       this.byRoute.set(routeId, rl);
     }
     const mi = METHOD_INDEX.get(method) ?? 0;

@@ -9,6 +9,18 @@ import type { Secret } from '../../api/types.js';
 import { keyMatchesCertificate, parsePrivateKey } from './keys.js';
 import { splitPemChain } from './x509.js';
 
+/** The subject annotations cert-manager writes on Secrets and reads on Ingresses (ingress-shim). */
+export const SUBJECT_ANN = {
+  subjectOrganizations: 'cert-manager.io/subject-organizations',
+  subjectOrganizationalUnits: 'cert-manager.io/subject-organizationalunits',
+  subjectCountries: 'cert-manager.io/subject-countries',
+  subjectProvinces: 'cert-manager.io/subject-provinces',
+  subjectLocalities: 'cert-manager.io/subject-localities',
+  subjectPostalCodes: 'cert-manager.io/subject-postalcodes',
+  subjectStreetAddresses: 'cert-manager.io/subject-streetaddresses',
+  subjectSerialNumber: 'cert-manager.io/subject-serialnumber',
+} as const;
+
 export const ANN = {
   certificateName: 'cert-manager.io/certificate-name',
   issuerName: 'cert-manager.io/issuer-name',
@@ -19,14 +31,7 @@ export const ANN = {
   ipSans: 'cert-manager.io/ip-sans',
   uriSans: 'cert-manager.io/uri-sans',
   emailSans: 'cert-manager.io/email-sans',
-  subjectOrganizations: 'cert-manager.io/subject-organizations',
-  subjectOrganizationalUnits: 'cert-manager.io/subject-organizationalunits',
-  subjectCountries: 'cert-manager.io/subject-countries',
-  subjectProvinces: 'cert-manager.io/subject-provinces',
-  subjectLocalities: 'cert-manager.io/subject-localities',
-  subjectPostalCodes: 'cert-manager.io/subject-postalcodes',
-  subjectStreetAddresses: 'cert-manager.io/subject-streetaddresses',
-  subjectSerialNumber: 'cert-manager.io/subject-serialnumber',
+  ...SUBJECT_ANN,
 } as const;
 
 /** cert-manager marks the Secrets it manages with this label so its informers can filter them. */

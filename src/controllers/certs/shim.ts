@@ -16,6 +16,7 @@ import type { Logger } from '../../runtime/logger.js';
 import { deepEqual, type Change, type Store } from '../../store/store.js';
 import { refOf, type Writer } from '../../writers/types.js';
 import { asCertificate } from './objects.js';
+import { SUBJECT_ANN } from './secret.js';
 
 /** Label on every Certificate the shim made; only those are ever updated or deleted. */
 export const SHIM_LABEL = 'gangplank.dev/ingress-shim';
@@ -37,14 +38,7 @@ export const SHIM_ANN = {
   privateKeyEncoding: 'cert-manager.io/private-key-encoding',
   privateKeySize: 'cert-manager.io/private-key-size',
   privateKeyRotationPolicy: 'cert-manager.io/private-key-rotation-policy',
-  subjectOrganizations: 'cert-manager.io/subject-organizations',
-  subjectOrganizationalUnits: 'cert-manager.io/subject-organizationalunits',
-  subjectCountries: 'cert-manager.io/subject-countries',
-  subjectProvinces: 'cert-manager.io/subject-provinces',
-  subjectLocalities: 'cert-manager.io/subject-localities',
-  subjectPostalCodes: 'cert-manager.io/subject-postalcodes',
-  subjectStreetAddresses: 'cert-manager.io/subject-streetaddresses',
-  subjectSerialNumber: 'cert-manager.io/subject-serialnumber',
+  ...SUBJECT_ANN,
 } as const;
 
 /** Which spec field each annotation fills, to name the annotation in errors. */

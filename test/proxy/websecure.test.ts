@@ -83,6 +83,67 @@ describe('websecure entrypoint', () => {
     }
   });
 
+  test('Rapid Reset: a client that opens and cancels streams in a flood loses its session; other clients are served', async () => {
+    const p = await startSecure(table, cert);
+    try {
+      const attacker = await h2session(p.address().port, cert);
+      let closedByServer = false;
+      // The server says GOAWAY (ENHANCE_YOUR_CALM or similar) and closes the session.
+      attacker.on('goaway', (code: number) => (closedByServer = code !== 0));
+      attacker.on('error', () => undefined);
+      // Open and immediately reset streams (CVE-2023-44487), far more than any honest client would.
+      for (let i = 0; i < 20_000 && !attacker.destroyed && !attacker.closed; i++) {
+        const r = attacker.request({ ':path': '/slow', ':authority': 'app.test' });
+        r.on('error', () => undefined);
+        r.close(8 /* NGHTTP2_CANCEL */);
+        if (i % 500 === 0) await new Promise((r) => setImmediate(r));
+      }
+      await waitFor('the server ends the flooding session', () => closedByServer, { timeoutMs: 10_000 });
+      const honest = await h2session(p.address().port, cert);
+      assert.equal((await h2request(honest, '/x')).body, 'done /x');
+      honest.close();
+      attacker.destroy();
+    } finally {
+      await p.stop(500);
+    }
+  });
+
+  test('CONTINUATION flood: endless header continuation frames get the connection closed', async () => {
+    const p = await startSecure(table, cert);
+    try {
+      const sock = tlsConnect({ host: '127.0.0.1', port: p.address().port, servername: 'app.test', ca: cert.cert, ALPNProtocols: ['h2'] });
+      await new Promise<void>((resolve, reject) => sock.once('secureConnect', resolve).once('error', reject));
+      let closed = false;
+      sock.on('close', () => (closed = true));
+      sock.on('error', () => undefined);
+      sock.on('data', () => undefined);
+      const frame = (type: number, flags: number, stream: number, payload: Buffer) => {
+        const h = Buffer.alloc(9);
+        h.writeUIntBE(payload.length, 0, 3);
+        h[3] = type;
+        h[4] = flags;
+        h.writeUInt32BE(stream, 5);
+        return Buffer.concat([h, payload]);
+      };
+      sock.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+      sock.write(frame(0x4, 0, 0, Buffer.alloc(0))); // SETTINGS
+      // HEADERS without END_HEADERS, then CONTINUATION frames that never end the block: each
+      // carries a literal header (never indexed) of 1 KiB, far beyond the header list limit.
+      // 0x10: literal never indexed, new name; name "x"; value length 1024 (7-bit prefix 127 + 0x81 0x07).
+      const literal = Buffer.concat([Buffer.from([0x10, 0x01, 0x78, 0x7f, 0x81, 0x07]), Buffer.alloc(1024, 0x61)]);
+      sock.write(frame(0x1, 0, 1, Buffer.concat([Buffer.from([0x82, 0x87, 0x84]), literal])));
+      for (let i = 0; i < 5000 && !closed; i++) {
+        if (!sock.write(frame(0x9, 0, 1, literal))) await new Promise((r) => sock.once('drain', r).once('close', r));
+      }
+      await waitFor('the server closes the connection', () => closed, { timeoutMs: 10_000 });
+      const honest = await h2session(p.address().port, cert);
+      assert.equal((await h2request(honest, '/x')).body, 'done /x');
+      honest.close();
+    } finally {
+      await p.stop(500);
+    }
+  });
+
   test('HTTP/2 to an HTTP/1.1 backend: request body streams up, repeated response headers come back', async () => {
     const echo = await startBackend('echo', (req, res) => {
       let n = 0;

@@ -10,10 +10,14 @@ import type { Writer } from '../writers/types.js';
 import { classView, ingressIsOurs, type ClassConfig } from './routes/classes.js';
 import { publishedStatus, type PublishConfig } from './publish.js';
 
+const WRITE_CONCURRENCY = 16;
+
 export class IngressStatusController implements Component {
   private unsubscribe: (() => void) | undefined;
   private readonly written = new Map<string, LoadBalancerIngress[]>();
   private queue: Promise<void> = Promise.resolve();
+  private readonly pending: (() => Promise<void>)[] = [];
+  private active = 0;
 
   constructor(
     private readonly store: Store,
@@ -26,11 +30,11 @@ export class IngressStatusController implements Component {
   async start(): Promise<void> {
     this.reconcile();
     this.unsubscribe = this.store.subscribe((changes) => this.onChanges(changes));
-    await this.queue;
   }
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
+    this.pending.length = 0;
     await this.queue;
   }
 
@@ -48,12 +52,27 @@ export class IngressStatusController implements Component {
       const current = this.written.get(key) ?? ing.status?.loadBalancer?.ingress ?? [];
       if (deepEqual(current, published)) continue;
       this.written.set(key, published);
-      this.queue = this.queue
-        .then(() => this.writer.writeStatus({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: ing.metadata.namespace, name: ing.metadata.name, uid: ing.metadata.uid }, { loadBalancer: { ingress: published } }))
-        .catch((err: Error) => {
+      const ref = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: ing.metadata.namespace, name: ing.metadata.name, uid: ing.metadata.uid };
+      this.pending.push(() =>
+        this.writer.writeStatus(ref, { loadBalancer: { ingress: published } }).catch((err: Error) => {
           this.written.delete(key);
           this.logger.warn({ ingress: key, err: err.message }, 'cannot write the Ingress status; will retry on the next change');
-        });
+        }),
+      );
+    }
+    this.drain();
+  }
+
+  /** Writes run a few at a time: ten thousand Ingresses neither wait in one line nor flood the API server. */
+  private drain(): void {
+    while (this.active < WRITE_CONCURRENCY && this.pending.length) {
+      const next = this.pending.shift()!;
+      this.active++;
+      const done = next().finally(() => {
+        this.active--;
+        this.drain();
+      });
+      this.queue = Promise.all([this.queue, done]).then(() => undefined);
     }
   }
 }

@@ -90,8 +90,9 @@ export class DnsController implements Component {
     };
   }
 
+  /** Starts syncing in the background: a slow or failing DNS provider never holds up serving traffic. */
   async start(): Promise<void> {
-    await this.enqueue(() => this.resync());
+    void this.enqueue(() => this.resync());
     this.unsubscribe = this.o.store.subscribe((changes) => this.onChanges(changes));
     this.resyncTimer = setInterval(() => {
       this.pendingResync = true;

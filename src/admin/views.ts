@@ -46,6 +46,7 @@ export function routesView(routes: RoutesController, store: Store) {
       scheme: r.backend.scheme,
       state: r.backend.error ? 'backend-missing' : r.backend.endpoints.length ? 'ok' : 'no-ready-endpoints',
       error: r.backend.error ?? null,
+      warnings: r.backend.warnings ?? [],
       endpoints: [...r.backend.endpoints, ...(r.backend.unready ?? [])].map((e) => ({ address: e.address, port: e.port, ready: e.ready })),
       conflicts: conflicts.filter((c) => c.host === r.host && c.path === r.path).map((c) => ({ loser: c.loser, message: c.message })),
       tls: r.tls ? routeTls(lookupName(tlsByHost, r.host)) : null,

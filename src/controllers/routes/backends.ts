@@ -1,4 +1,5 @@
 /** Resolves an Ingress backend to the endpoints of a Service port. Pure. */
+import { createHash } from 'node:crypto';
 import type { EndpointSlice, Service, ServiceBackendPort } from '../../api/types.js';
 import { serviceOptions } from '../../api/traefik.js';
 import type { Backend, UpstreamEndpoint } from './types.js';
@@ -18,7 +19,9 @@ export function resolveBackend(
   const base = { id, namespace, service: serviceName, port: (port.number ?? port.name)!, endpoints: [] as UpstreamEndpoint[] };
   if (!service) return { ...base, error: `service ${namespace}/${serviceName} not found`, scheme: 'http', passHostHeader: true };
   const opts = serviceOptions(service.metadata.annotations);
-  const withOpts = { ...base, scheme: opts.scheme, passHostHeader: opts.passHostHeader, sticky: opts.sticky };
+  // Without sticky.cookie.name the cookie is named after the backend, as Traefik does.
+  const sticky = opts.sticky && !opts.sticky.name ? { ...opts.sticky, name: `_${createHash('sha1').update(id).digest('hex').slice(0, 12)}` } : opts.sticky;
+  const withOpts = { ...base, scheme: opts.scheme, passHostHeader: opts.passHostHeader, sticky, ...(opts.errors.length ? { warnings: opts.errors } : {}) };
   if (service.spec.type === 'ExternalName') return { ...withOpts, error: `service ${namespace}/${serviceName} is of type ExternalName, which gangplank does not route to` };
   const sp = (service.spec.ports ?? []).find((p) => (port.number !== undefined ? p.port === port.number : p.name === port.name));
   if (!sp) return { ...withOpts, error: `service ${namespace}/${serviceName} has no port ${port.number ?? JSON.stringify(port.name)}` };

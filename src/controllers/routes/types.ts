@@ -40,6 +40,8 @@ export interface Backend {
   /** traefik service.passhostheader; default true. */
   readonly passHostHeader: boolean;
   readonly sticky?: StickyCookie;
+  /** Annotations on the Service that could not be used (the default applies), for /api/routes. */
+  readonly warnings?: readonly string[];
 }
 
 export interface Route {

@@ -15,6 +15,7 @@ declare -A DEB=(
   [pebble]=pebble [etcd]=etcd-server
   [nginx]=nginx-light [haproxy]=haproxy [wrk]=wrk [h2load]=nghttp2-client [dnsperf]=dnsperf
   [curl]=curl [openssl]=openssl [kubectl]=kubectl [flock]=util-linux [taskset]=util-linux
+  [unshare]=util-linux [setpriv]=util-linux [ip]=iproute2 [go]=golang-go [python3]=python3
 )
 missing=()
 for cmd in "${!DEB[@]}"; do

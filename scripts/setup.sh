@@ -7,6 +7,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 SUDO=""
+# Go comes with the machine (/usr/local/go); the kube-apiserver build needs it on PATH.
+if [[ -d /usr/local/go/bin ]]; then export PATH="/usr/local/go/bin:$PATH"; fi
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 
 # command → Debian package that provides it
@@ -15,7 +17,7 @@ declare -A DEB=(
   [pebble]=pebble [etcd]=etcd-server
   [nginx]=nginx-light [haproxy]=haproxy [wrk]=wrk [h2load]=nghttp2-client [dnsperf]=dnsperf
   [curl]=curl [openssl]=openssl [kubectl]=kubectl [flock]=util-linux [taskset]=util-linux
-  [unshare]=util-linux [setpriv]=util-linux [ip]=iproute2 [go]=golang-go [python3]=python3
+  [unshare]=util-linux [setpriv]=util-linux [ip]=iproute2 [python3]=python3
 )
 missing=()
 for cmd in "${!DEB[@]}"; do

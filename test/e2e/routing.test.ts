@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
+import { connect } from 'node:net';
 import { request, Agent } from 'undici';
 import { startBackend, type Backend } from '../harness/backends.js';
 import { startGangplank, tempDir, type Gangplank } from '../harness/gangplank.js';
@@ -111,6 +112,31 @@ describe('routing, errors and forwarding', () => {
     assert.equal(h['x-forwarded-port'], String(g.httpPort));
     assert.equal(h.host, `shop.example.com:${g.httpPort}`, 'Host is passed through');
     assert.equal(h['x-drop-me'], undefined, 'headers named in Connection are removed');
+  });
+
+  test('malformed and hostile requests on a raw socket: 400/431 and the connection closed; the next client is served', async () => {
+    const raw = (payload: string) =>
+      new Promise<string>((resolve, reject) => {
+        const sock = connect(g.httpPort, '127.0.0.1', () => sock.end(payload));
+        let text = '';
+        sock.on('data', (d) => (text += d.toString('latin1')));
+        sock.on('close', () => resolve(text));
+        sock.on('error', reject);
+        sock.setTimeout(5000, () => sock.destroy(new Error('no answer')));
+      });
+    const cases: [string, string, RegExp][] = [
+      ['Content-Length with Transfer-Encoding', 'POST /api HTTP/1.1\r\nHost: shop.example.com\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', /^HTTP\/1\.1 400 /],
+      ['two different Content-Lengths', 'POST /api HTTP/1.1\r\nHost: shop.example.com\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcd', /^HTTP\/1\.1 400 /],
+      ['two Host headers', 'GET / HTTP/1.1\r\nHost: shop.example.com\r\nHost: evil.example\r\n\r\n', /^HTTP\/1\.1 400 /],
+      ['a header larger than the limit', `GET / HTTP/1.1\r\nHost: shop.example.com\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, /^HTTP\/1\.1 431 /],
+      ['garbage', 'HELLO THERE\r\n\r\n', /^HTTP\/1\.1 400 /],
+    ];
+    for (const [name, payload, want] of cases) {
+      const answer = await raw(payload);
+      assert.match(answer, want, name);
+      assert.match(answer, /connection: close/i, `${name}: the connection is closed`);
+    }
+    assert.equal((await get(g, 'shop.example.com', '/')).json.backend, 'web');
   });
 
   test('curl sees the same routing', async () => {

@@ -11,7 +11,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -20,41 +20,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { requireBinary } from '../harness/proc.js';
+import { addLoopbackAddresses, insideNetns, runInNetns } from '../harness/netns.js';
 
 const NETNS_FLAG = 'GANGPLANK_KUBE_PEBBLE_NETNS';
-const SELF = fileURLToPath(import.meta.url);
-const INNER_TESTS = 4;
 
-if (process.env[NETNS_FLAG] !== '1') {
-  test('kube mode: a Certificate issued by Pebble over DNS-01 is served by websecure (in a private network namespace)', { timeout: 5 * 60_000 }, async (t) => {
-    const unshare = requireBinary('/usr/bin/unshare', 'apt-get install -y util-linux');
-    const setpriv = requireBinary('/usr/bin/setpriv', 'apt-get install -y util-linux');
-    requireBinary('/usr/sbin/ip', 'apt-get install -y iproute2');
-    // setpriv: the inner run dies with this process; unshare execs node in the new namespace.
-    const child = spawn(setpriv, ['--pdeathsig', 'KILL', unshare, '-n', '--', process.execPath, '--import', 'tsx', '--test', '--test-reporter=spec', SELF], {
-      // Without NODE_TEST_CONTEXT the inner node runs its tests instead of deferring to this runner.
-      env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT')), [NETNS_FLAG]: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    t.after(() => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    });
-    let out = '';
-    const keep = (d: Buffer) => {
-      out += d.toString();
-      process.stderr.write(d);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    assert.equal(code, 0, `the tests inside the network namespace failed:\n${out.slice(-6000)}`);
-    // The inner run must really have run them (a skipped or empty run also exits 0).
-    assert.match(out, new RegExp(`ℹ pass ${INNER_TESTS}\\n`), `all ${INNER_TESTS} tests ran and passed inside the namespace`);
-    assert.match(out, /ℹ fail 0\n/);
-  });
-} else {
-  await inNamespace();
-}
+if (!insideNetns(NETNS_FLAG)) runInNetns({ flag: NETNS_FLAG, file: import.meta.url, name: 'kube mode: a Certificate issued by Pebble over DNS-01 is served by websecure (in a private network namespace)', innerTests: 4, timeoutMs: 5 * 60_000 });
+else await inNamespace();
 
 async function inNamespace(): Promise<void> {
   const run = promisify(execFile);
@@ -70,8 +41,7 @@ async function inNamespace(): Promise<void> {
   // A fresh namespace has its loopback down and no other address.
   const PUBLISHED = '192.0.2.10';
   const BACKEND = '192.0.2.11';
-  execFileSync('ip', ['link', 'set', 'lo', 'up']);
-  for (const a of [PUBLISHED, BACKEND]) execFileSync('ip', ['addr', 'add', `${a}/32`, 'dev', 'lo']);
+  addLoopbackAddresses([PUBLISHED, BACKEND]);
 
   const CRDS = fileURLToPath(new URL('../../deploy/crds/', import.meta.url));
   const DIG = requireBinary('/usr/bin/dig', 'apt-get install -y bind9-dnsutils');

@@ -9,6 +9,7 @@
  * modes), or set its Issuing condition to True (cluster mode, as `cmctl renew` does). The value
  * handled last is kept on the Secret (`gangplank.dev/renewed`), so it survives restarts.
  */
+import { ariCertId, type RenewalWindow } from './acme/ari.js';
 import { join } from 'node:path';
 import * as acme from 'acme-client';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -124,6 +125,9 @@ const cond = (st: CertificateStatus | undefined, type: 'Ready' | 'Issuing') => s
 const iso = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 const errMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+/** How often the CA's renewal window is asked for again (RFC 9773 suggests following Retry-After; hours are typical). */
+const ARI_REFRESH_MS = 6 * 3600_000;
+
 let acmeRequests: Counter | undefined;
 let acmeCounterInstalled = false;
 /** Counts every HTTP request acme-client makes (one process-wide axios instance). */
@@ -146,6 +150,8 @@ export class CertificatesController implements Component {
   private readonly lastError = new Map<string, string>();
   private readonly backoffUntil = new Map<string, Date>();
   private readonly renewHandled = new Map<string, string>();
+  /** ACME Renewal Information per Certificate key: the certificate it is about and the CA's window. */
+  private readonly ari = new Map<string, { certId: string; window?: RenewalWindow; fetched: number }>();
   /** Statuses we wrote, with the object's status at that time (cluster mode: until the watch brings ours back). */
   private readonly written = new Map<string, { status: CertificateStatus; objectStatus: unknown }>();
   private readonly slots: Semaphore;
@@ -427,6 +433,7 @@ export class CertificatesController implements Component {
     this.lastError.delete(key);
     this.backoffUntil.delete(key);
     this.renewHandled.delete(key);
+    this.ari.delete(key);
     this.written.delete(key);
     const [, namespace = '', name = ''] = key.split('/');
     this.m.expiration.remove({ namespace, name });
@@ -457,12 +464,14 @@ export class CertificatesController implements Component {
       await this.putStatus(cert, status);
     }
 
+    const ariWindow = await this.ariWindow(key, issuer, secret, now);
     const d = decide({
       certificate: cert,
       secret,
       issuerReady: issuer?.ready ?? false,
       now,
       status,
+      ariWindow,
       failedSpecFingerprint: this.failedFingerprint.get(key),
       backoffBaseMs: this.o.backoffBaseMs,
       backoffMaxMs: this.o.backoffMaxMs,
@@ -496,6 +505,28 @@ export class CertificatesController implements Component {
     }
   }
 
+  /**
+   * The CA's renewal window (ACME Renewal Information) for the certificate in the Secret, fetched
+   * when the certificate changes and every ARI_REFRESH_MS; undefined when the CA offers none.
+   */
+  private async ariWindow(key: string, issuer: IssuerEntry | undefined, secret: Secret | undefined, now: Date): Promise<RenewalWindow | undefined> {
+    if (!(issuer?.impl instanceof AcmeIssuer) || !issuer.ready) return undefined;
+    const read = readTlsSecret(secret);
+    if (!read.ok) return undefined;
+    const certId = ariCertId(read.certPem);
+    if (!certId) return undefined;
+    const known = this.ari.get(key);
+    if (known && known.certId === certId && now.getTime() - known.fetched < ARI_REFRESH_MS) return known.window;
+    let window: RenewalWindow | undefined;
+    try {
+      window = await issuer.impl.renewalWindow(read.certPem);
+    } catch (err) {
+      this.o.logger.debug({ certificate: key, err: errMessage(err) }, 'no ACME renewal information');
+    }
+    this.ari.set(key, { certId, window, fetched: now.getTime() });
+    return window;
+  }
+
   private hasValidCertificate(secret: Secret | undefined, now: Date): boolean {
     const r = readTlsSecret(secret);
     return r.ok && Date.parse(r.leaf.validTo) > now.getTime();
@@ -526,6 +557,9 @@ export class CertificatesController implements Component {
     try {
       if (this.stopped) return;
       const req = await prepareRequest(cert, secret, now);
+      // Renewing a certificate the CA gave us a renewal window for: the order says which one it replaces.
+      const ari = this.ari.get(key);
+      if (ari?.window) req.replaces = ari.certId;
       const res = (await issuer.impl.issue(req)) as IssueResult & { privateKeyPem?: string; accountKeySecret?: Secret };
       if (this.stopped) return;
       if (res.accountKeySecret) await this.o.writer.applyObject(res.accountKeySecret);

@@ -5,6 +5,7 @@
  * is set True (by hand or by an issuance that was interrupted), and at the renewal time; back off
  * exponentially after failures until the spec changes.
  */
+import { ariRenewalTime, type RenewalWindow } from './acme/ari.js';
 import { createHash } from 'node:crypto';
 import type { Certificate, CertificateStatus } from '../../api/certmanager.js';
 import type { Secret } from '../../api/types.js';
@@ -42,6 +43,8 @@ export interface DecideInput {
   rng?: () => number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** The CA's suggested renewal window for the current certificate (ACME Renewal Information), when it offers one. */
+  ariWindow?: RenewalWindow;
 }
 
 /** Backoff after `failures` consecutive failed issuances: base * 2^(n-1), capped. */
@@ -146,6 +149,12 @@ export function decide(input: DecideInput): Decision {
     const notAfter = new Date(read.leaf.validTo);
     const rng = input.rng ?? stableRng(`${certificate.metadata.namespace}/${certificate.metadata.name}/${read.leaf.serialNumber}`);
     times = { notBefore, notAfter, renewalTime: renewalTime(certificate.spec, notBefore, notAfter, rng) };
+    // The CA's window wins over the default two-thirds point; an explicit renewBefore that is earlier still wins.
+    if (input.ariWindow) {
+      const explicit = certificate.spec.renewBefore !== undefined || certificate.spec.renewBeforePercentage !== undefined;
+      // A point chosen once in the window (stable rng), not re-drawn against the clock on every decision.
+      times.renewalTime = ariRenewalTime(input.ariWindow, input.ariWindow.start, rng, explicit ? times.renewalTime : undefined);
+    }
   }
   const withTimes = <T extends object>(d: T) => (times ? { ...d, times } : d);
 

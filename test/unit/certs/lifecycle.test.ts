@@ -194,3 +194,22 @@ describe('decide', () => {
     assert.equal(d.action, 'issue');
   });
 });
+
+test('ARI: the CA\'s renewal window wins over the default two-thirds point, is stable, and an earlier renewBefore still wins', async () => {
+  const c = cert();
+  const secret = await secretFor(c);
+  const notAfter = T0.getTime() + 90 * D;
+  const window = { start: new Date(notAfter - 10 * D), end: new Date(notAfter - 9 * D) };
+  const now = at(5 * D);
+  const a = decide({ certificate: c, secret, issuerReady: true, now, ariWindow: window });
+  const b = decide({ certificate: c, secret, issuerReady: true, now: at(6 * D), ariWindow: window });
+  const rt = a.times!.renewalTime.getTime();
+  assert.ok(rt >= window.start.getTime() && rt <= window.end.getTime(), 'inside the window');
+  assert.equal(b.times!.renewalTime.getTime(), rt, 'the same point on every decision');
+  assert.equal(a.action, 'wait');
+  const early = decide({ certificate: cert({ renewBefore: '720h' }), secret, issuerReady: true, now, ariWindow: window });
+  const e = early.times!.renewalTime.getTime();
+  assert.ok(e <= notAfter - 30 * D && e >= notAfter - 30 * D - JITTER_MAX_MS, 'renewBefore 30 days (with its jitter) is earlier than the window: it wins');
+  const due = decide({ certificate: c, secret, issuerReady: true, now: new Date(window.end.getTime() + 1000), ariWindow: window });
+  assert.equal(due.action, 'issue');
+});

@@ -297,7 +297,9 @@ export class AcmeIssuer implements CertIssuer {
       await put(st);
     }
     if (!order) {
-      order = await client.createOrder({ identifiers: orderIdentifiers(c) });
+      // A renewal names the certificate it replaces when the CA offers ARI (RFC 9773 section 5).
+      const payload = { identifiers: orderIdentifiers(c), ...(req.replaces ? { replaces: req.replaces } : {}) };
+      order = await client.createOrder(payload as Parameters<typeof client.createOrder>[0]);
       st.orderUrl = order.url;
       await put(st);
       await this.step('order-persisted', order.url);

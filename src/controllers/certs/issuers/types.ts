@@ -10,6 +10,8 @@ export interface IssueRequest {
   /** PEM CSR built from the certificate's spec with `privateKey`. */
   csrPem: string;
   now?: Date;
+  /** ACME: the ARI certificate id of the certificate this order renews (RFC 9773 `replaces`). */
+  replaces?: string;
 }
 
 export interface IssueResult {

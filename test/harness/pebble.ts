@@ -26,6 +26,8 @@ export interface PebbleOptions {
   validityPeriodSec?: number;
   /** Extra environment, e.g. PEBBLE_AUTHZREUSE. */
   env?: Record<string, string>;
+  /** Require external account binding with these key ids and HMAC keys (base64url). */
+  eab?: Record<string, string>;
 }
 
 export interface Pebble {
@@ -79,7 +81,8 @@ export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
       httpPort,
       tlsPort,
       ocspResponderURL: '',
-      externalAccountBindingRequired: false,
+      externalAccountBindingRequired: !!opts.eab,
+      ...(opts.eab ? { externalAccountMACKeys: opts.eab } : {}),
       ...(opts.validityPeriodSec ? { certificateValidityPeriod: opts.validityPeriodSec } : {}),
     },
   };

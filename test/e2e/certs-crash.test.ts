@@ -12,6 +12,7 @@ import { stringify } from 'yaml';
 import { startGangplank, tempDir, type Gangplank } from '../harness/gangplank.js';
 import { freePort } from '../harness/net.js';
 import { startPebble } from '../harness/pebble.js';
+import { acmeIssuer, embeddedDnsArgs, tsigSecret } from '../harness/acme-manifests.js';
 import { waitFor } from '../harness/wait.js';
 
 /** `acme step` debug lines of a gangplank's log: step and detail (the order URL for order steps). */
@@ -42,25 +43,13 @@ test('SIGKILL in the middle of an ACME order, then a restart on the same state d
   const manifests = join(dir.path, 'manifests');
   mkdirSync(manifests);
   const docs = [
-    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tsig', namespace: 'apps' }, data: { secret: Buffer.from(tsig).toString('base64') } },
-    {
-      apiVersion: 'cert-manager.io/v1',
-      kind: 'Issuer',
-      metadata: { name: 'pebble', namespace: 'apps' },
-      spec: {
-        acme: {
-          server: pebble.directoryUrl,
-          caBundle: Buffer.from(pebble.caBundlePem).toString('base64'),
-          privateKeySecretRef: { name: 'pebble-account' },
-          solvers: [{ dns01: { rfc2136: { nameserver: `127.0.0.1:${dnsPort}`, tsigKeyName: 'acme-key', tsigAlgorithm: 'HMACSHA256', tsigSecretSecretRef: { name: 'tsig', key: 'secret' } } } }],
-        },
-      },
-    },
+    tsigSecret('apps', tsig),
+    acmeIssuer({ name: 'pebble', namespace: 'apps', pebble, dnsPort }),
     { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'api', namespace: 'apps' }, spec: { secretName: 'api-tls', dnsNames: ['api.example.test'], privateKey: { algorithm: 'ECDSA' }, issuerRef: { name: 'pebble' } } },
   ];
   writeFileSync(join(manifests, 'certs.yaml'), docs.map((d) => stringify(d)).join('---\n'));
   const stateDir = join(dir.path, 'state');
-  const args = ['--dns-port', String(dnsPort), '--dns-zone', 'example.test', '--dns-tsig-key', `acme-key:hmac-sha256:${secretFile}`, '--state-dir', stateDir];
+  const args = [...embeddedDnsArgs(dnsPort, 'example.test', secretFile), '--state-dir', stateDir];
 
   const first = await startGangplank(manifests, args);
   const orderUrl = await waitFor('the order is persisted', () => steps(first).find((s) => s.step === 'order-persisted')?.detail, { timeoutMs: 60_000, intervalMs: 20 });

@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import { startGangplank, tempDir } from '../harness/gangplank.js';
 import { freePort } from '../harness/net.js';
 import { startPebble } from '../harness/pebble.js';
+import { acmeIssuer, embeddedDnsArgs, tsigSecret } from '../harness/acme-manifests.js';
 import { waitFor } from '../harness/wait.js';
 
 test('external account binding: required by the CA, honoured by the Issuer', { timeout: 180_000 }, async (t) => {
@@ -22,22 +23,9 @@ test('external account binding: required by the CA, honoured by the Issuer', { t
   t.after(() => pebble.stop());
   const manifests = join(dir.path, 'manifests');
   mkdirSync(manifests);
-  const issuer = (name: string, eab: boolean) => ({
-    apiVersion: 'cert-manager.io/v1',
-    kind: 'Issuer',
-    metadata: { name, namespace: 'apps' },
-    spec: {
-      acme: {
-        server: pebble.directoryUrl,
-        caBundle: Buffer.from(pebble.caBundlePem).toString('base64'),
-        privateKeySecretRef: { name: `${name}-account` },
-        ...(eab ? { externalAccountBinding: { keyID: 'kid-gangplank', keySecretRef: { name: 'eab', key: 'secret' } } } : {}),
-        solvers: [{ dns01: { rfc2136: { nameserver: `127.0.0.1:${dnsPort}`, tsigKeyName: 'acme-key', tsigAlgorithm: 'HMACSHA256', tsigSecretSecretRef: { name: 'tsig', key: 'secret' } } } }],
-      },
-    },
-  });
+  const issuer = (name: string, eab: boolean) => acmeIssuer({ name, namespace: 'apps', pebble, dnsPort, ...(eab ? { eab: { keyID: 'kid-gangplank', secretName: 'eab' } } : {}) });
   const docs = [
-    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tsig', namespace: 'apps' }, data: { secret: Buffer.from(tsig).toString('base64') } },
+    tsigSecret('apps', tsig),
     { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab', namespace: 'apps' }, data: { secret: Buffer.from(hmac).toString('base64') } },
     issuer('bound', true),
     issuer('unbound', false),
@@ -45,7 +33,7 @@ test('external account binding: required by the CA, honoured by the Issuer', { t
     { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'nope', namespace: 'apps' }, spec: { secretName: 'nope-tls', dnsNames: ['nope.example.test'], privateKey: { algorithm: 'ECDSA' }, issuerRef: { name: 'unbound' } } },
   ];
   writeFileSync(join(manifests, 'certs.yaml'), docs.map((d) => stringify(d)).join('---\n'));
-  const g = await startGangplank(manifests, ['--dns-port', String(dnsPort), '--dns-zone', 'example.test', '--dns-tsig-key', `acme-key:hmac-sha256:${secretFile}`]);
+  const g = await startGangplank(manifests, embeddedDnsArgs(dnsPort, 'example.test', secretFile));
   t.after(() => g.stop());
   type Row = { name: string; ready: string; lastError?: string; message?: string };
   // The Issuer without a binding cannot register: its Certificate waits with the CA's reason.

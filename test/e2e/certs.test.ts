@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 import { freePort } from '../harness/net.js';
 import { startGangplank, tempDir } from '../harness/gangplank.js';
 import { startPebble } from '../harness/pebble.js';
+import { acmeIssuer, embeddedDnsArgs, tsigSecret } from '../harness/acme-manifests.js';
 import { waitFor } from '../harness/wait.js';
 
 interface Row {
@@ -40,25 +41,13 @@ test('gangplank run: selfSigned and ACME DNS-01 (through its own DNS server) cer
   const docs = [
     { apiVersion: 'cert-manager.io/v1', kind: 'ClusterIssuer', metadata: { name: 'selfsigned' }, spec: { selfSigned: {} } },
     { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'site', namespace: 'demo' }, spec: { secretName: 'site-tls', dnsNames: ['site.demo.localhost'], privateKey: { algorithm: 'ECDSA' }, issuerRef: { name: 'selfsigned', kind: 'ClusterIssuer' } } },
-    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tsig', namespace: 'apps' }, data: { secret: Buffer.from(tsig).toString('base64') } },
-    {
-      apiVersion: 'cert-manager.io/v1',
-      kind: 'Issuer',
-      metadata: { name: 'pebble', namespace: 'apps' },
-      spec: {
-        acme: {
-          server: pebble.directoryUrl,
-          caBundle: Buffer.from(pebble.caBundlePem).toString('base64'),
-          privateKeySecretRef: { name: 'pebble-account' },
-          solvers: [{ dns01: { rfc2136: { nameserver: `127.0.0.1:${dnsPort}`, tsigKeyName: 'acme-key', tsigAlgorithm: 'HMACSHA256', tsigSecretSecretRef: { name: 'tsig', key: 'secret' } } } }],
-        },
-      },
-    },
+    tsigSecret('apps', tsig),
+    acmeIssuer({ name: 'pebble', namespace: 'apps', pebble, dnsPort }),
     { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'api', namespace: 'apps' }, spec: { secretName: 'api-tls', dnsNames: ['api.example.test'], privateKey: { algorithm: 'ECDSA' }, issuerRef: { name: 'pebble' } } },
   ];
   writeFileSync(join(manifests, 'certs.yaml'), docs.map((d) => stringify(d)).join('---\n'));
 
-  const g = await startGangplank(manifests, ['--dns-port', String(dnsPort), '--dns-zone', 'example.test', '--dns-tsig-key', `acme-key:hmac-sha256:${secretFile}`]);
+  const g = await startGangplank(manifests, embeddedDnsArgs(dnsPort, 'example.test', secretFile));
   t.after(() => g.stop());
 
   const rows = await waitFor('both certificates Ready in /api/certificates', async () => {

@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPinned, type Pinned } from '../lib/procs.js';
+import { namedOptions } from '../../test/harness/bind.js';
 
 export function zoneFile(zone: string, records: readonly { name: string; address: string }[]): string {
   const lines = [`$ORIGIN ${zone}.`, '$TTL 300', `@ IN SOA ns.${zone}. hostmaster.${zone}. 1 3600 600 86400 60`, `@ IN NS ns.${zone}.`, 'ns IN A 127.0.0.1'];
@@ -23,19 +24,7 @@ export function startNamed(named: string, dir: string, port: number, zones: Map<
   const conf = join(dir, 'named.conf');
   writeFileSync(
     conf,
-    `options {
-  directory "${dir}";
-  pid-file "${join(dir, 'named.pid')}";
-  session-keyfile "${join(dir, 'session.key')}";
-  managed-keys-directory "${dir}";
-  listen-on port ${port} { 127.0.0.1; };
-  listen-on-v6 { none; };
-  recursion no;
-  allow-query { any; };
-  dnssec-validation no;
-  notify no;
-  minimal-responses yes;
-};
+    `${namedOptions(dir, port, ['minimal-responses yes;'])}
 ${stmts}`,
   );
   return startPinned(named, ['-g', '-n', '1', '-u', 'root', '-c', conf], { cpus, name: 'named' });

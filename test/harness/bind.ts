@@ -12,6 +12,22 @@ const NAMED = '/usr/sbin/named';
 const DIG = '/usr/bin/dig';
 const NSUPDATE = '/usr/bin/nsupdate';
 
+/** The options block of a test named.conf: authoritative only, on 127.0.0.1:port, files in dir. */
+export function namedOptions(dir: string, port: number, extra: string[] = []): string {
+  return `options {
+  directory "${dir}";
+  pid-file "${join(dir, 'named.pid')}";
+  session-keyfile "${join(dir, 'session.key')}";
+  managed-keys-directory "${dir}";
+  listen-on port ${port} { 127.0.0.1; };
+  listen-on-v6 { none; };
+  recursion no;
+  allow-query { any; };
+  dnssec-validation no;
+  notify no;
+${extra.map((l) => `  ${l}\n`).join('')}};`;
+}
+
 export interface BindTsig {
   name: string;
   /** BIND's algorithm name, e.g. `hmac-sha256`. */
@@ -70,18 +86,7 @@ export async function startBind(opts: { zones: string[]; tsig: BindTsig }): Prom
   writeFileSync(
     conf,
     `${keyStmt}
-options {
-  directory "${dir}";
-  pid-file "${join(dir, 'named.pid')}";
-  session-keyfile "${join(dir, 'session.key')}";
-  managed-keys-directory "${dir}";
-  listen-on port ${port} { 127.0.0.1; };
-  listen-on-v6 { none; };
-  recursion no;
-  allow-query { any; };
-  dnssec-validation no;
-  notify no;
-};
+${namedOptions(dir, port)}
 ${zoneStmts}`,
   );
   // -g: foreground, log to stderr; -u root keeps the temp dir writable for the journal files.

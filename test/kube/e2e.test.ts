@@ -28,6 +28,7 @@ async function inNamespace(): Promise<void> {
   const run = promisify(execFile);
   const { useKube } = await import('../harness/kube.js');
   const { createNode, createReadyPods, setPodStatus } = await import('../harness/kube/fixtures.js');
+  const { applyIngressClassAndWebService } = await import('../harness/kube/fixtures.js');
   const { startKubeGangplank } = await import('../harness/kube-gangplank.js');
   const { waitFor } = await import('../harness/wait.js');
   type KubeGangplank = Awaited<ReturnType<typeof startKubeGangplank>>;
@@ -93,26 +94,7 @@ spec:
     }
     const env = await kube.ready;
     await createNode(env);
-    await env.kubectlOk(['apply', '-f', '-'], `apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata:
-  name: gangplank
-spec:
-  controller: gangplank.dev/ingress-controller
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-  namespace: default
-spec:
-  selector:
-    app: web
-  ports:
-    - name: http
-      port: 80
-      targetPort: 8080
-`);
+    await applyIngressClassAndWebService(env);
     await createReadyPods(env, [
       { name: 'web-1', labels: { app: 'web' }, ip: BACKENDS[0]! },
       { name: 'web-2', labels: { app: 'web' }, ip: BACKENDS[1]! },

@@ -32,6 +32,7 @@ async function inNamespace(): Promise<void> {
   const { createServer } = await import('node:http');
   const { useKube } = await import('../harness/kube.js');
   const { createNode, createReadyPods } = await import('../harness/kube/fixtures.js');
+  const { applyIngressClassAndWebService } = await import('../harness/kube/fixtures.js');
   const { startKubeGangplank } = await import('../harness/kube-gangplank.js');
   const { startPebble } = await import('../harness/pebble.js');
   const { waitFor } = await import('../harness/wait.js');
@@ -93,26 +94,7 @@ async function inNamespace(): Promise<void> {
     await env.kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/certificates.cert-manager.io', 'crd/issuers.cert-manager.io', 'crd/clusterissuers.cert-manager.io']);
     // ClusterIssuers find their Secrets (TSIG key, ACME account key) in --cluster-resource-namespace.
     await env.kubectlOk(['create', 'namespace', 'gangplank']);
-    await env.kubectlOk(['apply', '-f', '-'], `apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata:
-  name: gangplank
-spec:
-  controller: gangplank.dev/ingress-controller
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-  namespace: default
-spec:
-  selector:
-    app: web
-  ports:
-    - name: http
-      port: 80
-      targetPort: 8080
-`);
+    await applyIngressClassAndWebService(env);
     await createReadyPods(env, [{ name: 'web-1', labels: { app: 'web' }, ip: BACKEND }]);
 
     // The same TSIG secret lets the embedded server accept the updates the ClusterIssuer's rfc2136 solver sends.

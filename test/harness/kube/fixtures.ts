@@ -85,3 +85,27 @@ export async function createReadyPods(env: KubeEnv, pods: (PodSpecLite & { ip: s
   await createPods(env, pods);
   await Promise.all(pods.map((p) => setPodStatus(env, p, { ip: p.ip })));
 }
+
+/** gangplank's IngressClass and a Service `web` (port 80 -> 8080) selecting Pods labelled app=web, as kubectl applies them. */
+export async function applyIngressClassAndWebService(env: KubeEnv): Promise<void> {
+  await env.kubectlOk(['apply', '-f', '-'], `apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: gangplank
+spec:
+  controller: gangplank.dev/ingress-controller
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: default
+spec:
+  selector:
+    app: web
+  ports:
+    - name: http
+      port: 80
+      targetPort: 8080
+`);
+}

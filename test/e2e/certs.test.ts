@@ -65,6 +65,6 @@ test('gangplank run: selfSigned and ACME DNS-01 (through its own DNS server) cer
   assert.equal(leaf.subjectAltName, 'DNS:api.example.test');
   const intermediate = new X509Certificate((await pebble.intermediates()).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)![0]);
   assert.ok(leaf.verify(intermediate.publicKey), 'issued by Pebble');
-  const metrics = await fetch(`http://127.0.0.1:${g.adminPort}/metrics`).then((r) => r.text());
-  assert.match(metrics, /gangplank_certificate_ready_status\{namespace="apps",name="api",condition="True"\} 1/);
+  // The readiness metric follows the status write: eventually consistent, like the status itself.
+  await waitFor('the readiness metric', async () => /gangplank_certificate_ready_status\{namespace="apps",name="api",condition="True"\} 1/.test(await fetch(`http://127.0.0.1:${g.adminPort}/metrics`).then((r) => r.text())));
 });

@@ -68,8 +68,10 @@ describe('certificates controller with selfSigned and CA issuers', { timeout: 60
     assert.equal(issuerSt.status, 'True');
     assert.equal(issuerSt.reason, 'KeyPairVerified');
 
-    const events = env.writer.recentEvents().filter((e) => e.involved.kind === 'Certificate' && e.involved.name === 'shop').map((e) => e.reason);
-    assert.deepEqual(events, ['Issuing', 'Issued']);
+    // The Issued event follows the status write: wait for it rather than race it.
+    const shopEvents = () => env.writer.recentEvents().filter((e) => e.involved.kind === 'Certificate' && e.involved.name === 'shop').map((e) => e.reason);
+    await waitFor('the Issued event', () => shopEvents().includes('Issued'));
+    assert.deepEqual(shopEvents(), ['Issuing', 'Issued']);
 
     const row = env.certs.view().find((r) => r.name === 'shop')!;
     assert.deepEqual({ secret: row.secret, names: row.names, issuer: row.issuer, ready: row.ready, notAfter: row.notAfter }, { secret: 'shop-tls', names: ['shop.demo.localhost'], issuer: 'ClusterIssuer/ca', ready: 'True', notAfter: st.notAfter });

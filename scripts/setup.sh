@@ -48,4 +48,5 @@ if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-loc
 fi
 
 bash "$ROOT/scripts/build-kube.sh"
+bash "$ROOT/scripts/build-pebble.sh"
 echo "setup: ready"

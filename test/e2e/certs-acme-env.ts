@@ -10,7 +10,7 @@ import { emptyChangeSet } from '../../src/controllers/dns/types.js';
 import { Http01Registry } from '../../src/controllers/certs/solvers/http01.js';
 import { silentLogger } from '../../src/runtime/logger.js';
 import { freePort } from '../harness/net.js';
-import { startPebble, type Pebble } from '../harness/pebble.js';
+import { startPebble, type Pebble, type PebbleOptions } from '../harness/pebble.js';
 
 export const ZONE = 'example.test';
 export const TSIG_NAME = 'acme-key';
@@ -28,7 +28,7 @@ export interface AcmePeers {
   stop(): Promise<void>;
 }
 
-export async function startAcmePeers(opts: { validityPeriodSec?: number } = {}): Promise<AcmePeers> {
+export async function startAcmePeers(opts: { validityPeriodSec?: number; binary?: PebbleOptions['binary'] } = {}): Promise<AcmePeers> {
   const tsigSecret = randomBytes(32);
   const dns = new DnsServer({ bind: '127.0.0.1', port: 0, zones: [ZONE], tsigKeys: [{ name: TSIG_NAME, algorithm: 'hmac-sha256', secret: tsigSecret }], logger: silentLogger() });
   await dns.start();
@@ -49,7 +49,7 @@ export async function startAcmePeers(opts: { validityPeriodSec?: number } = {}):
   await new Promise<void>((r) => http.listen(httpPort, '127.0.0.1', r));
   let pebble: Pebble;
   try {
-    pebble = await startPebble({ dnsServer: dnsAddr, httpPort, ...(opts.validityPeriodSec ? { validityPeriodSec: opts.validityPeriodSec } : {}) });
+    pebble = await startPebble({ dnsServer: dnsAddr, httpPort, ...(opts.validityPeriodSec ? { validityPeriodSec: opts.validityPeriodSec } : {}), ...(opts.binary ? { binary: opts.binary } : {}) });
   } catch (err) {
     http.close();
     await dns.stop();

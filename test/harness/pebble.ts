@@ -1,21 +1,29 @@
 /**
- * Starts Pebble (Let's Encrypt's test CA, Debian's /usr/bin/pebble 2.4) on 127.0.0.1 with free
- * ports. Debian ships no certificates for its listener, so a throwaway CA and a
- * localhost/127.0.0.1 certificate are made with openssl; `caBundlePem` trusts them.
+ * Starts Pebble (Let's Encrypt's test CA) on 127.0.0.1 with free ports: Debian's /usr/bin/pebble
+ * 2.4 by default, or with `binary: 'ari'` Pebble 2.10 built by scripts/build-pebble.sh, which adds
+ * ACME Renewal Information (RFC 9773) and certificate profiles. Pebble ships no certificates for
+ * its listener, so a throwaway CA and a localhost/127.0.0.1 certificate are made with openssl;
+ * `caBundlePem` trusts them.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort } from './net.js';
 import { requireBinary, startProc, type Proc } from './proc.js';
 import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
-const PEBBLE = '/usr/bin/pebble';
+const DEBIAN_PEBBLE = '/usr/bin/pebble';
 const OPENSSL = '/usr/bin/openssl';
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The Pebble release with ARI that scripts/build-pebble.sh builds (keep both in step). */
+export const PEBBLE_ARI_VERSION = 'v2.10.1';
+/** Where scripts/build-pebble.sh puts that binary. */
+export const PEBBLE_ARI_BINARY = join(ROOT, '.cache', 'pebble', PEBBLE_ARI_VERSION, 'pebble');
 
 export interface PebbleOptions {
   /** host:port of the DNS server Pebble resolves and validates with (`-dnsserver`). */
@@ -28,6 +36,11 @@ export interface PebbleOptions {
   env?: Record<string, string>;
   /** Require external account binding with these key ids and HMAC keys (base64url). */
   eab?: Record<string, string>;
+  /**
+   * Which Pebble: 'debian' (default, /usr/bin/pebble 2.4: no renewalInfo), 'ari' (Pebble
+   * PEBBLE_ARI_VERSION from scripts/build-pebble.sh: renewalInfo, `replaces`, profiles), or a path.
+   */
+  binary?: 'debian' | 'ari' | (string & {});
 }
 
 export interface Pebble {
@@ -46,7 +59,8 @@ export interface Pebble {
 
 function get(url: string, ca: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { ca, timeout: 5000 }, (res) => {
+    // Pebble 2.10 answers 400 to requests without a User-Agent (RFC 8555 section 6.1).
+    const req = request(url, { ca, timeout: 5000, headers: { 'user-agent': 'gangplank-tests' } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
@@ -58,8 +72,21 @@ function get(url: string, ca: string): Promise<{ status: number; body: string }>
   });
 }
 
+function pebbleBinary(which: PebbleOptions['binary']): string {
+  if (!which || which === 'debian') {
+    requireBinary(DEBIAN_PEBBLE, 'Pebble is missing: apt-get install -y pebble');
+    return DEBIAN_PEBBLE;
+  }
+  if (which === 'ari') {
+    requireBinary(PEBBLE_ARI_BINARY, `Pebble ${PEBBLE_ARI_VERSION} (with ACME Renewal Information) is not built: run scripts/build-pebble.sh ${PEBBLE_ARI_VERSION}`);
+    return PEBBLE_ARI_BINARY;
+  }
+  requireBinary(which, `Pebble binary ${which} does not exist: build one with scripts/build-pebble.sh or pass binary: 'debian'`);
+  return which;
+}
+
 export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
-  requireBinary(PEBBLE, 'Pebble is missing: apt-get install -y pebble');
+  const binary = pebbleBinary(opts.binary);
   requireBinary(OPENSSL, 'openssl is missing: apt-get install -y openssl');
   const dir = mkdtempSync(join(tmpdir(), 'gangplank-pebble-'));
   const p = (f: string) => join(dir, f);
@@ -83,11 +110,15 @@ export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
       ocspResponderURL: '',
       externalAccountBindingRequired: !!opts.eab,
       ...(opts.eab ? { externalAccountMACKeys: opts.eab } : {}),
-      ...(opts.validityPeriodSec ? { certificateValidityPeriod: opts.validityPeriodSec } : {}),
+      // Pebble 2.4 reads certificateValidityPeriod; 2.10 ignores it (deprecated) and takes the
+      // validity from the profile an order names, `default` when none. Each ignores the other's field.
+      ...(opts.validityPeriodSec
+        ? { certificateValidityPeriod: opts.validityPeriodSec, profiles: { default: { description: 'gangplank tests', validityPeriod: opts.validityPeriodSec } } }
+        : {}),
     },
   };
   writeFileSync(p('pebble.json'), JSON.stringify(config, null, 2));
-  const proc = startProc(PEBBLE, ['-config', p('pebble.json'), '-dnsserver', opts.dnsServer, '-strict=false'], {
+  const proc = startProc(binary, ['-config', p('pebble.json'), '-dnsserver', opts.dnsServer, '-strict=false'], {
     name: 'pebble',
     cwd: dir,
     env: { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0', ...(opts.env ?? {}) },

@@ -11,7 +11,6 @@
  */
 import { ariCertId, type RenewalWindow } from './acme/ari.js';
 import { join } from 'node:path';
-import * as acme from 'acme-client';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AnyIssuer, Certificate, CertificateStatus, IssuerStatus } from '../../api/certmanager.js';
 import { keyOf, nsName, objectKey } from '../../api/meta.js';
@@ -128,19 +127,6 @@ const errMessage = (err: unknown) => (err instanceof Error ? err.message : Strin
 /** How often the CA's renewal window is asked for again (RFC 9773 suggests following Retry-After; hours are typical). */
 const ARI_REFRESH_MS = 6 * 3600_000;
 
-let acmeRequests: Counter | undefined;
-let acmeCounterInstalled = false;
-/** Counts every HTTP request acme-client makes (one process-wide axios instance). */
-function countAcmeRequests(counter: Counter): void {
-  acmeRequests = counter;
-  if (acmeCounterInstalled) return;
-  acmeCounterInstalled = true;
-  (acme.axios as unknown as { interceptors: { request: { use(f: (c: unknown) => unknown): void } } }).interceptors.request.use((c) => {
-    acmeRequests?.inc();
-    return c;
-  });
-}
-
 export class CertificatesController implements Component {
   private readonly issuers = new Map<string, IssuerEntry>();
   private readonly running = new Map<string, Promise<void>>();
@@ -177,7 +163,6 @@ export class CertificatesController implements Component {
       attempts: new Counter({ name: 'gangplank_certificate_issuance_attempts_total', help: 'Certificate issuances, by result (success, failure).', labelNames: ['result'], registers }),
       acmeRequests: new Counter({ name: 'gangplank_acme_requests_total', help: 'HTTP requests sent to ACME servers.', registers }),
     };
-    countAcmeRequests(this.m.acmeRequests);
   }
 
   async start(): Promise<void> {
@@ -311,6 +296,8 @@ export class CertificatesController implements Component {
       ...(this.o.acmePollIntervalMs !== undefined ? { pollIntervalMs: this.o.acmePollIntervalMs } : {}),
       ...(this.o.acmeStatusTimeoutMs !== undefined ? { statusTimeoutMs: this.o.acmeStatusTimeoutMs } : {}),
       logger: this.o.logger,
+      // Per controller, so two controllers in one process (tests) count their own requests.
+      onRequest: () => this.m.acmeRequests.inc(),
       ...(this.o.onAcmeStep ? { onStep: (step: AcmeStep, detail: string) => this.o.onAcmeStep!(nsName(obj), step, detail) } : {}),
     });
   }
@@ -577,7 +564,9 @@ export class CertificatesController implements Component {
           'SecretOverridden',
           `the issued certificate was written to Secret ${cert.metadata.namespace}/${cert.spec.secretName}, but ${live ? `another definition of that Secret (${describeOrigin(live.origin)}) takes precedence` : 'the Secret did not appear in gangplank\'s view'}; remove the other definition or change spec.secretName`,
         );
-      const times = decide({ certificate: cert, secret: out, issuerReady: true, now: this.now(), status: {} }).times!;
+      // The status shows the renewal time the CA suggests for the new certificate from the start.
+      const ariWindow = await this.ariWindow(key, issuer, out, this.now());
+      const times = decide({ certificate: cert, secret: out, issuerReady: true, now: this.now(), status: {}, ...(ariWindow ? { ariWindow } : {}) }).times!;
       st = onIssued(st, times, this.now(), gen);
       await this.putStatus(cert, st);
       this.failedFingerprint.delete(key);

@@ -10,7 +10,7 @@ import { parseCertificate, type AcmeSolver } from '../../../src/api/certmanager.
 import { selectSolver } from '../../../src/controllers/certs/acme/solvers.js';
 import { ariCertId, ariRenewalTime, parseRenewalInfo } from '../../../src/controllers/certs/acme/ari.js';
 import { FileAcmeStateStore } from '../../../src/controllers/certs/acme/state.js';
-import { parseRetryAfter, registerAcmeServer } from '../../../src/controllers/certs/acme/transport.js';
+import { AcmeTransport, parseRetryAfter } from '../../../src/controllers/certs/acme/transport.js';
 import { orderIdentifiers } from '../../../src/controllers/certs/issuers/acme.js';
 import { IssuerError } from '../../../src/controllers/certs/issuers/types.js';
 import { challengeRecordName } from '../../../src/controllers/certs/solvers/dns01.js';
@@ -146,9 +146,8 @@ describe('ACME rate limits', () => {
     try {
       const port = (srv.address() as { port: number }).port;
       const url = `http://127.0.0.1:${port}/dir`;
-      registerAcmeServer(url);
       const key = await generatePrivateKey({ algorithm: 'ECDSA', size: 256 });
-      const client = new acme.Client({ directoryUrl: url, accountKey: key.export({ type: 'sec1', format: 'pem' }).toString() });
+      const client = new AcmeTransport(url).attach(new acme.Client({ directoryUrl: url, accountKey: key.export({ type: 'sec1', format: 'pem' }).toString() }));
       const started = Date.now();
       await assert.rejects(client.createAccount({ termsOfServiceAgreed: true }), (e: unknown) => {
         assert.ok(e instanceof IssuerError);

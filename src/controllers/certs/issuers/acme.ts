@@ -14,10 +14,8 @@ import type { Secret } from '../../../api/types.js';
 import type { DnsProvider } from '../../dns/types.js';
 import type { AcmeStateStore } from '../acme/state.js';
 import { selectSolver, solverType, type ChallengeType } from '../acme/solvers.js';
-import { agentFor, registerAcmeServer } from '../acme/transport.js';
+import { AcmeTransport } from '../acme/transport.js';
 import { ariCertId, parseRenewalInfo, type RenewalWindow } from '../acme/ari.js';
-import { request as httpsRequest } from 'node:https';
-import { request as httpRequest } from 'node:http';
 import { encodePrivateKey } from '../keys.js';
 import { challengeRecordName, cleanupTxt, followCname, presentTxt, waitForTxt, type PropagationOptions } from '../solvers/dns01.js';
 import type { Http01Registry } from '../solvers/http01.js';
@@ -49,6 +47,8 @@ export interface AcmeIssuerOptions {
   logger?: Logger;
   /** Called after each persisted step; a throw there stops the flow as a crash would (tests). */
   onStep?: (step: AcmeStep, detail: string) => void | Promise<void>;
+  /** Called once per HTTP request sent to the ACME server (metrics). */
+  onRequest?: () => void;
 }
 
 export interface AcmeSetupResult {
@@ -115,9 +115,14 @@ export class AcmeIssuer implements CertIssuer {
   private client?: acme.Client;
   private accountUrl?: string;
   private readonly providers = new Map<number, DnsProvider>();
+  /** This issuer's own connection to its ACME server (TLS trust, pool, error mapping). */
+  private readonly transport: AcmeTransport;
 
   constructor(private readonly o: AcmeIssuerOptions) {
-    if (!o.issuer.spec.acme) throw new Error(`${o.issuer.kind} ${nsName(o.issuer)} has no spec.acme`);
+    const spec = o.issuer.spec.acme;
+    if (!spec) throw new Error(`${o.issuer.kind} ${nsName(o.issuer)} has no spec.acme`);
+    const caPem = spec.caBundle ? Buffer.from(spec.caBundle, 'base64').toString('utf8') : undefined;
+    this.transport = new AcmeTransport(spec.server, { ...(caPem ? { caPem } : {}), skipTLSVerify: spec.skipTLSVerify ?? false }, o.onRequest);
   }
 
   private get spec() {
@@ -162,9 +167,6 @@ export class AcmeIssuer implements CertIssuer {
       };
     } else await this.o.state.delete(pendingKey);
 
-    const caPem = this.spec.caBundle ? Buffer.from(this.spec.caBundle, 'base64').toString('utf8') : undefined;
-    registerAcmeServer(this.spec.server, { ...(caPem ? { caPem } : {}), skipTLSVerify: this.spec.skipTLSVerify ?? false });
-
     let eab: { kid: string; hmacKey: string } | undefined;
     if (this.spec.externalAccountBinding) {
       const e = this.spec.externalAccountBinding;
@@ -176,12 +178,14 @@ export class AcmeIssuer implements CertIssuer {
 
     const accountStateKey = `account/${sha(this.spec.server).slice(0, 16)}/${sha(keyPem).slice(0, 16)}`;
     const known = await this.o.state.get<AccountState>(accountStateKey);
-    const client = new acme.Client({
-      directoryUrl: this.spec.server,
-      accountKey: keyPem,
-      ...(known ? { accountUrl: known.accountUrl } : {}),
-      ...(eab ? { externalAccountBinding: eab } : {}),
-    });
+    const client = this.transport.attach(
+      new acme.Client({
+        directoryUrl: this.spec.server,
+        accountKey: keyPem,
+        ...(known ? { accountUrl: known.accountUrl } : {}),
+        ...(eab ? { externalAccountBinding: eab } : {}),
+      }),
+    );
     let accountUrl = known?.accountUrl;
     if (!accountUrl) {
       // Look the key up first: creating an account for a key the CA already knows fails on some CAs (Pebble).
@@ -298,8 +302,21 @@ export class AcmeIssuer implements CertIssuer {
     }
     if (!order) {
       // A renewal names the certificate it replaces when the CA offers ARI (RFC 9773 section 5).
-      const payload = { identifiers: orderIdentifiers(c), ...(req.replaces ? { replaces: req.replaces } : {}) };
-      order = await client.createOrder(payload as Parameters<typeof client.createOrder>[0]);
+      const identifiers = orderIdentifiers(c);
+      type OrderPayload = Parameters<typeof client.createOrder>[0];
+      if (req.replaces) {
+        try {
+          order = await client.createOrder({ identifiers, replaces: req.replaces } as OrderPayload);
+        } catch (err) {
+          if (err instanceof IssuerError) throw err;
+          // `replaces` is advice to the CA. A CA that refuses it (the certificate was already replaced,
+          // e.g. by an order whose result we lost in a crash, or it does not know the certificate)
+          // must not block the renewal: order again without it.
+          this.o.logger?.warn({ certificate: nsName(c), replaces: req.replaces, err: (err as Error).message }, 'the ACME server refused the renewal order naming the certificate it replaces; ordering without replaces');
+          order = undefined;
+        }
+      }
+      order ??= await client.createOrder({ identifiers } as OrderPayload);
       st.orderUrl = order.url;
       await put(st);
       await this.step('order-persisted', order.url);
@@ -404,27 +421,9 @@ export class AcmeIssuer implements CertIssuer {
   async renewalWindow(certPem: string): Promise<RenewalWindow | undefined> {
     const id = ariCertId(certPem);
     if (!id) return undefined;
-    const dir = JSON.parse(await this.get(this.spec.server)) as { renewalInfo?: string };
-    if (!dir.renewalInfo) return undefined;
-    return parseRenewalInfo(JSON.parse(await this.get(`${dir.renewalInfo.replace(/\/$/, '')}/${id}`)));
-  }
-
-  private get(url: string): Promise<string> {
-    const caPem = this.spec.caBundle ? Buffer.from(this.spec.caBundle, 'base64').toString('utf8') : undefined;
-    registerAcmeServer(this.spec.server, { ...(caPem ? { caPem } : {}), skipTLSVerify: this.spec.skipTLSVerify ?? false });
-    const agent = agentFor(url);
-    const req = url.startsWith('https:') ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      const r = req(url, { timeout: 10_000, ...(agent && url.startsWith('https:') ? { agent } : {}) }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${url} answered ${res.statusCode}`))));
-      });
-      r.on('timeout', () => r.destroy(new Error(`GET ${url} timed out`)));
-      r.on('error', reject);
-      r.end();
-    });
+    const dir = (await this.transport.getJson(this.spec.server)) as { renewalInfo?: unknown } | null;
+    if (typeof dir?.renewalInfo !== 'string' || !dir.renewalInfo) return undefined;
+    return parseRenewalInfo(await this.transport.getJson(`${dir.renewalInfo.replace(/\/$/, '')}/${id}`));
   }
 
   /** The CA rejected the order: clean up and forget it, so the next attempt opens a new one. */

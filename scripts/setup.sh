@@ -49,4 +49,5 @@ fi
 
 bash "$ROOT/scripts/build-kube.sh"
 bash "$ROOT/scripts/build-pebble.sh"
+bash "$ROOT/scripts/fetch-cert-manager-crds.sh"
 echo "setup: ready"

@@ -25,7 +25,7 @@ import { dnsProviderFor, propagationNameservers } from './dns01-providers.js';
 import { createIssuer, IssuerError, issuerSecretNamespace, type CertIssuer, type IssueResult } from './issuers/index.js';
 import { AcmeIssuer, type AcmeStep } from './issuers/acme.js';
 import { CaIssuer } from './issuers/ca.js';
-import { decide, specFingerprint, type Decision } from './lifecycle.js';
+import { decide, specFingerprint, type Decision, type IssuerType } from './lifecycle.js';
 import { asCertificate } from './objects.js';
 import { prepareRequest } from './request.js';
 import { buildTlsSecret, readTlsSecret } from './secret.js';
@@ -121,6 +121,15 @@ class Semaphore {
 }
 
 const cond = (st: CertificateStatus | undefined, type: 'Ready' | 'Issuing') => st?.conditions?.find((c) => c.type === type);
+
+/** From the spec, not the built issuer: an issuer that failed to build still has a type, and the rules for its certificates follow it. */
+function issuerTypeOf(issuer: AnyIssuer): IssuerType | undefined {
+  if (issuer.spec.acme) return 'acme';
+  if (issuer.spec.ca) return 'ca';
+  if (issuer.spec.selfSigned) return 'selfSigned';
+  return undefined;
+}
+
 const iso = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 const errMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -133,6 +142,8 @@ export class CertificatesController implements Component {
   private readonly dirty = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly failedFingerprint = new Map<string, string>();
+  /** When the CA said to come back after the last failure (Retry-After); in memory, like the fingerprint. */
+  private readonly retryNotBefore = new Map<string, Date>();
   private readonly lastError = new Map<string, string>();
   private readonly backoffUntil = new Map<string, Date>();
   private readonly renewHandled = new Map<string, string>();
@@ -417,6 +428,7 @@ export class CertificatesController implements Component {
   private forget(key: string): void {
     this.clearTimer(key);
     this.failedFingerprint.delete(key);
+    this.retryNotBefore.delete(key);
     this.lastError.delete(key);
     this.backoffUntil.delete(key);
     this.renewHandled.delete(key);
@@ -456,10 +468,12 @@ export class CertificatesController implements Component {
       certificate: cert,
       secret,
       issuerReady: issuer?.ready ?? false,
+      ...(issuer ? { issuerType: issuerTypeOf(issuer.object) } : {}),
       now,
       status,
       ariWindow,
       failedSpecFingerprint: this.failedFingerprint.get(key),
+      ...(this.retryNotBefore.has(key) ? { retryNotBefore: this.retryNotBefore.get(key)! } : {}),
       backoffBaseMs: this.o.backoffBaseMs,
       backoffMaxMs: this.o.backoffMaxMs,
     });
@@ -566,10 +580,11 @@ export class CertificatesController implements Component {
         );
       // The status shows the renewal time the CA suggests for the new certificate from the start.
       const ariWindow = await this.ariWindow(key, issuer, out, this.now());
-      const times = decide({ certificate: cert, secret: out, issuerReady: true, now: this.now(), status: {}, ...(ariWindow ? { ariWindow } : {}) }).times!;
+      const times = decide({ certificate: cert, secret: out, issuerReady: true, issuerType: issuerTypeOf(issuer.object), now: this.now(), status: {}, ...(ariWindow ? { ariWindow } : {}) }).times!;
       st = onIssued(st, times, this.now(), gen);
       await this.putStatus(cert, st);
       this.failedFingerprint.delete(key);
+      this.retryNotBefore.delete(key);
       this.lastError.delete(key);
       this.m.attempts.inc({ result: 'success' });
       await this.o.writer.event(ref, 'Normal', 'Issued', 'The certificate has been successfully issued');
@@ -583,6 +598,8 @@ export class CertificatesController implements Component {
       if (!hadValid) st = { ...st, conditions: setCondition(st.conditions, { type: 'Ready', status: 'False', reason, message, observedGeneration: gen }, failedAt) };
       await this.putStatus(cert, st);
       this.failedFingerprint.set(key, specFingerprint(cert));
+      if (err instanceof IssuerError && err.retryAfter !== undefined) this.retryNotBefore.set(key, new Date(failedAt.getTime() + err.retryAfter * 1000));
+      else this.retryNotBefore.delete(key);
       this.lastError.set(key, message);
       this.m.attempts.inc({ result: 'failure' });
       await this.o.writer.event(ref, 'Warning', 'Failed', message);

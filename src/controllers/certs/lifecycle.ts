@@ -45,7 +45,13 @@ export interface DecideInput {
   backoffMaxMs?: number;
   /** The CA's suggested renewal window for the current certificate (ACME Renewal Information), when it offers one. */
   ariWindow?: RenewalWindow;
+  /** The earliest time the CA accepts another attempt after the last failure (its Retry-After, e.g. with a rate limit). */
+  retryNotBefore?: Date;
+  /** The type of the issuer the spec names, when known: an ACME CA may leave subject fields out (see specMismatches). */
+  issuerType?: IssuerType;
 }
+
+export type IssuerType = 'selfSigned' | 'ca' | 'acme';
 
 /** Backoff after `failures` consecutive failed issuances: base * 2^(n-1), capped. */
 export function backoffDelay(failures: number, baseMs = DEFAULT_BACKOFF_BASE_MS, maxMs = DEFAULT_BACKOFF_MAX_MS): number {
@@ -108,8 +114,21 @@ const sameSet = (a: readonly string[], b: readonly string[]) => {
   return x.length === y.length && x.every((v, i) => v === y[i]);
 };
 
-/** The differences between what the spec asks for and what the issued certificate/Secret holds ("" when none). */
-export function specMismatches(certificate: Certificate, secret: Secret, certPem: string, keyPem: string, key: Parameters<typeof describeKey>[0]): string[] {
+/**
+ * The differences between what the spec asks for and what the issued certificate/Secret holds
+ * (empty when none). gangplank's own selfSigned and CA issuers copy the subject from the spec, so
+ * their certificates must carry it exactly. An ACME CA certifies names only: it may leave the
+ * subject common name out (Pebble 2.10, Let's Encrypt's newer profiles) as long as that name is a
+ * SAN, and it drops the rest of the subject; counting either as a mismatch would re-issue forever.
+ */
+export function specMismatches(
+  certificate: Certificate,
+  secret: Secret,
+  certPem: string,
+  keyPem: string,
+  key: Parameters<typeof describeKey>[0],
+  issuerType?: IssuerType,
+): string[] {
   const s = certificate.spec;
   const out: string[] = [];
   const ann = secret.metadata.annotations ?? {};
@@ -119,14 +138,17 @@ export function specMismatches(certificate: Certificate, secret: Secret, certPem
       out.push('issuerRef');
   }
   const n = certNames(certPem);
+  const isSan = (name: string) => n.dnsNames.some((d) => d.toLowerCase() === name.toLowerCase()) || n.ipAddresses.includes(canonicalIp(name));
+  const acme = issuerType === 'acme';
   // Without a commonName in the spec, a CA may still put one of the SANs there (ACME CAs do).
-  const cnFromSan = !s.commonName && (n.dnsNames.some((d) => d.toLowerCase() === n.commonName.toLowerCase()) || n.ipAddresses.includes(n.commonName));
-  if ((s.commonName ?? '') !== n.commonName && !cnFromSan) out.push('commonName');
+  const cnFromSan = !s.commonName && isSan(n.commonName);
+  const cnOmitted = acme && !!s.commonName && n.commonName === '' && isSan(s.commonName);
+  if ((s.commonName ?? '') !== n.commonName && !cnFromSan && !cnOmitted) out.push('commonName');
   if (!sameSet(s.dnsNames.map((d) => d.toLowerCase()), n.dnsNames.map((d) => d.toLowerCase()))) out.push('dnsNames');
   if (!sameSet(s.ipAddresses.map(canonicalIp), n.ipAddresses)) out.push('ipAddresses');
   if (!sameSet(s.uris, n.uris)) out.push('uris');
   if (!sameSet(s.emailAddresses, n.emailAddresses)) out.push('emailAddresses');
-  if (s.subject?.organizations && !sameSet(s.subject.organizations, n.organizations)) out.push('subject.organizations');
+  if (!acme && s.subject?.organizations && !sameSet(s.subject.organizations, n.organizations)) out.push('subject.organizations');
   const k = describeKey(key);
   if (k.algorithm !== s.privateKey.algorithm) out.push('privateKey.algorithm');
   else if (k.algorithm !== 'Ed25519' && k.size !== s.privateKey.size) out.push('privateKey.size');
@@ -171,7 +193,7 @@ export function decide(input: DecideInput): Decision {
   let trigger: { reason: string; message: string } | undefined;
   if (!read.ok) trigger = { reason: read.reason, message: read.message };
   else {
-    const diff = specMismatches(certificate, input.secret!, read.certPem, read.keyPem, read.key);
+    const diff = specMismatches(certificate, input.secret!, read.certPem, read.keyPem, read.key, input.issuerType);
     if (diff.includes('issuerRef')) trigger = { reason: 'IncorrectIssuer', message: `Issuing certificate as Secret was previously issued by a different issuer than ${certificate.spec.issuerRef.kind} ${certificate.spec.issuerRef.name}` };
     else if (diff.some((d) => d.startsWith('privateKey.'))) trigger = { reason: 'SecretMismatch', message: `Issuing certificate as the Secret's private key does not match the spec: ${diff.filter((d) => d.startsWith('privateKey.')).join(', ')}` };
     else if (diff.length) trigger = { reason: 'RequestChanged', message: `Fields on existing certificate do not match the spec: ${diff.join(', ')}` };
@@ -195,9 +217,17 @@ export function decide(input: DecideInput): Decision {
         ? input.failedSpecFingerprint !== specFingerprint(certificate)
         : issuing?.observedGeneration !== undefined && certificate.metadata.generation !== undefined && issuing.observedGeneration !== certificate.metadata.generation;
     if (!specChanged) {
-      const until = new Date(Date.parse(status.lastFailureTime) + backoffDelay(failures, input.backoffBaseMs, input.backoffMaxMs));
+      let until = new Date(Date.parse(status.lastFailureTime) + backoffDelay(failures, input.backoffBaseMs, input.backoffMaxMs));
+      // A CA that said when to come back (Retry-After) is not asked sooner, even when the backoff is shorter.
+      const byCa = input.retryNotBefore !== undefined && input.retryNotBefore.getTime() > until.getTime();
+      if (byCa) until = input.retryNotBefore!;
       if (until.getTime() > now.getTime())
-        return withTimes({ action: 'wait' as const, reason: 'Backoff' as const, message: `Backing off after ${failures} failed issuance attempt(s) until ${until.toISOString()}: ${trigger.message}`, until });
+        return withTimes({
+          action: 'wait' as const,
+          reason: 'Backoff' as const,
+          message: `Backing off after ${failures} failed issuance attempt(s) until ${until.toISOString()}${byCa ? ' (as the CA asked with Retry-After)' : ''}: ${trigger.message}`,
+          until,
+        });
     }
   }
   return withTimes({ action: 'issue' as const, ...trigger });

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,9 @@ import { orderIdentifiers } from '../../../src/controllers/certs/issuers/acme.js
 import { IssuerError } from '../../../src/controllers/certs/issuers/types.js';
 import { challengeRecordName } from '../../../src/controllers/certs/solvers/dns01.js';
 import { Http01Registry } from '../../../src/controllers/certs/solvers/http01.js';
-import { generatePrivateKey } from '../../../src/controllers/certs/keys.js';
+import { encodePrivateKey, generatePrivateKey } from '../../../src/controllers/certs/keys.js';
+import { buildCsr, signCertificate } from '../../../src/controllers/certs/x509.js';
+import { freePort } from '../../harness/net.js';
 
 describe('solver selection (cert-manager precedence)', () => {
   const S = {
@@ -157,6 +160,46 @@ describe('ACME rate limits', () => {
         return true;
       });
       assert.ok(Date.now() - started < 5000);
+    } finally {
+      srv.close();
+    }
+  });
+});
+
+describe('ACME server unreachable', () => {
+  test('a refused connection is ACMEServerUnreachable naming the server and the cause', async () => {
+    const url = `https://127.0.0.1:${await freePort()}/dir`;
+    await assert.rejects(new AcmeTransport(url).getJson(url), (e: unknown) => {
+      assert.ok(e instanceof IssuerError);
+      assert.equal(e.reason, 'ACMEServerUnreachable');
+      assert.match(e.message, /ACME server https:\/\/127\.0\.0\.1:\d+: GET .*\/dir failed: .*ECONNREFUSED/);
+      return true;
+    });
+  });
+
+  test('TLS trust is per issuer: without the caBundle the server is unreachable (TLS), with it the directory loads', async () => {
+    // A self-signed listener certificate for 127.0.0.1, as a private ACME CA would have.
+    const parsed = parseCertificate({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'acme', namespace: 'x' }, spec: { secretName: 's', issuerRef: { name: 'i' }, commonName: 'acme test', ipAddresses: ['127.0.0.1'], privateKey: { algorithm: 'ECDSA' } } });
+    assert.ok(parsed.ok);
+    const key = await generatePrivateKey(parsed.object.spec.privateKey);
+    const certPem = await signCertificate({ spec: parsed.object.spec, csrPem: await buildCsr(parsed.object.spec, key), signingKey: key, now: new Date() });
+    const srv = createHttpsServer({ key: encodePrivateKey(key, 'PKCS8'), cert: certPem }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ newNonce: 'x' }));
+    });
+    srv.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    try {
+      const url = `https://127.0.0.1:${(srv.address() as { port: number }).port}/dir`;
+      await assert.rejects(new AcmeTransport(url).getJson(url), (e: unknown) => {
+        assert.ok(e instanceof IssuerError);
+        assert.equal(e.reason, 'ACMEServerUnreachable');
+        assert.match(e.message, /self[- ]signed|certificate/i);
+        assert.match(e.message, /caBundle/);
+        return true;
+      });
+      assert.deepEqual(await new AcmeTransport(url, { caPem: certPem }).getJson(url), { newNonce: 'x' });
+      // An issuer without the bundle next to one with it still fails: the trust does not leak across issuers.
+      await assert.rejects(new AcmeTransport(url).getJson(url), /ACME server .* failed/);
     } finally {
       srv.close();
     }

@@ -174,6 +174,26 @@ describe('decide', () => {
     });
   }
 
+  // The CA's Retry-After (rate limits) against the backoff: whichever is later.
+  const retryCases: [string, number, number, number, string, number?][] = [
+    // [what, failures, Retry-After (ms after failure), ms since failure, expected action, expected wait until (ms after failure)]
+    ['Retry-After 3h beats a 1h backoff', 1, 3 * H, 2 * H, 'wait', 3 * H],
+    ['Retry-After 3h has passed: issue', 1, 3 * H, 3 * H, 'issue'],
+    ['Retry-After 10 min under a 4h backoff: the backoff', 3, 10 * 60_000, H, 'wait', 4 * H],
+  ];
+  for (const [what, n, retryAfter, since, action, until] of retryCases) {
+    test(`backoff: ${what}`, () => {
+      const lastFailure = at(D);
+      const d = decide({ certificate: base, issuerReady: true, now: at(D + since), status: failed(n, lastFailure), retryNotBefore: at(D + retryAfter) });
+      assert.equal(d.action, action);
+      if (d.action === 'wait') {
+        assert.equal(d.reason, 'Backoff');
+        assert.equal(d.until.getTime(), at(D + until!).getTime());
+        assert.equal(/Retry-After/.test(d.message), retryAfter > backoffDelay(n), d.message);
+      }
+    });
+  }
+
   test('backoff is reset by a spec change (generation moved on)', () => {
     const c = cert({ dnsNames: ['new.example.com'] }, { generation: 2 });
     const d = decide({ certificate: c, issuerReady: true, now: at(D + 60_000), status: failed(3, at(D), 1) });

@@ -55,7 +55,7 @@ const REQUEST_TIMEOUT_MS = 30_000;
 
 export class AcmeTransport {
   readonly origin: string;
-  private readonly agent?: Agent;
+  private readonly agent: Agent;
   private readonly ax: AxiosLike;
 
   constructor(
@@ -71,10 +71,11 @@ export class AcmeTransport {
       throw new IssuerError('InvalidSpec', `ACME server URL ${JSON.stringify(server)} is not a URL; set spec.acme.server to the directory URL`, { retryable: false });
     }
     this.origin = origin;
-    // Idle keep-alive sockets close after the timeout, so a replaced issuer's pool drains by itself
-    // (it is never destroyed: an issuance may still be using it).
-    if (tls.caPem || tls.skipTLSVerify)
-      this.agent = new Agent({ keepAlive: true, timeout: 60_000, ...(tls.caPem ? { ca: tls.caPem } : {}), rejectUnauthorized: !tls.skipTLSVerify });
+    // Always an agent of its own, also with the system's roots: Node's global agent would pool one
+    // issuer's sockets with every other https client in the process. Idle keep-alive sockets close
+    // after the timeout, so a replaced issuer's pool drains by itself (it is never destroyed: an
+    // issuance may still be using it).
+    this.agent = new Agent({ keepAlive: true, timeout: 60_000, ...(tls.caPem ? { ca: tls.caPem } : {}), rejectUnauthorized: !tls.skipTLSVerify });
     // A fresh instance: acme-client's defaults (node http adapter, its User-Agent), none of its interceptors.
     this.ax = (acme.axios as unknown as { create(c: Record<string, unknown>): AxiosLike }).create({});
   }
@@ -91,7 +92,7 @@ export class AcmeTransport {
         headers: { ...(opts.headers ?? {}), 'Content-Type': 'application/jose+json' },
         validateStatus: () => true,
         timeout: REQUEST_TIMEOUT_MS,
-        ...(this.agent ? { httpsAgent: this.agent } : {}),
+        httpsAgent: this.agent,
       });
     } catch (err) {
       const f = (err ?? {}) as TransportFailure;

@@ -179,6 +179,17 @@ export async function startGangplank(name: string, o: GangplankOptions): Promise
   return { name, pid: proc.pid, httpPort: o.httpPort, tlsPort: o.httpsPort, proc, stop: async () => void (await proc.stop(10_000)) };
 }
 
+/**
+ * One of Node's floors (bench/proxy/floors.mjs), pinned: a raw TCP relay to the backend, or a
+ * node:http server answering the small body itself.
+ */
+export async function startNodeFloor(kind: 'relay' | 'http', o: { script: string; port: number; cpus: string; backendPort: number; body: string; ready: () => Promise<boolean> }): Promise<Sut> {
+  const name = kind === 'relay' ? 'node raw TCP relay' : 'node:http answering itself';
+  const proc = startPinned(process.execPath, [o.script, kind, String(o.port), kind === 'relay' ? String(o.backendPort) : o.body], { cpus: o.cpus, name });
+  await waitUntil(`${name} to answer`, o.ready, 30_000, proc);
+  return { name, pid: proc.pid, httpPort: o.port, proc, stop: async () => void (await proc.stop()) };
+}
+
 /** The text of `gangplank run --help` (to detect flags of features still being added). */
 export function gangplankRunHelp(bin: string): string {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`npm run build\` first`);

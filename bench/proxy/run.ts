@@ -4,9 +4,10 @@
  * backend share CPU 1. Prints markdown tables and writes them to bench/results/proxy-<date>.md.
  *
  *   node --import tsx bench/proxy/run.ts [--duration 10s] [--quick] [--profile] [--out FILE] [--bin dist/cli/main.js]
+ *   node --import tsx bench/proxy/run.ts --only small,h2   # while optimising: nginx and gangplank on those loads only
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus as osCpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -30,6 +31,7 @@ import {
   startGangplank,
   startHaproxy,
   startNginx,
+  startNodeFloor,
   type Sut,
 } from '../lib/sut.js';
 import { factsMarkdown, tableMarkdown, type Fact, type Row, type Table } from '../lib/table.js';
@@ -56,6 +58,8 @@ const { values: opts } = parseArgs({
     out: { type: 'string' },
     /** Another build of gangplank (default: this checkout's dist/cli/main.js). */
     bin: { type: 'string' },
+    /** Only these loads (small, large, h2), nginx and gangplank only: a focused run while optimising. */
+    only: { type: 'string' },
   },
 });
 
@@ -255,7 +259,7 @@ async function main(): Promise<void> {
   const report = render((Date.now() - started) / 1000);
   process.stdout.write(report);
   const date = new Date().toISOString().slice(0, 10);
-  const out = opts.out ?? join(ROOT, 'bench/results', `proxy-${date}${opts.quick ? '-quick' : ''}.md`);
+  const out = opts.out ?? join(ROOT, 'bench/results', `proxy-${date}${opts.only !== undefined ? '-focused' : opts.quick ? '-quick' : ''}.md`);
   mkdirSync(join(out, '..'), { recursive: true });
   writeFileSync(out, report);
   log(`\nwritten to ${out}`);
@@ -275,6 +279,14 @@ async function scenario(work: string): Promise<void> {
   const direct: Sut = { ...backend, httpPort: bp.http, tlsPort: bp.tls };
   await verify(direct);
 
+  if (opts.only !== undefined) {
+    const loads = opts.only.split(',');
+    await focused(work, bp.http, cert, loads);
+    if (opts.profile) await profile(work, bp.http, loads.includes('scale') ? hostNames(10_000) : [HOST], loads.includes('h2') ? cert : undefined);
+    await backend.stop();
+    return;
+  }
+
   const scale1 = { title: 'Route table: 1 host', load: `wrk -t1 -c64 -d${DURATION}s, GET /small, Host picked per request by a wrk Lua script from 1 host`, rows: [] as Row[], reference: 'nginx' };
   scaleTables.push(scale1);
 
@@ -284,6 +296,8 @@ async function scenario(work: string): Promise<void> {
   row(T.large, 'backend directly', await measure(direct, wrkLoad(bp.http, '/large')));
   row(T.h2, 'backend directly', await measure(direct, h2Load(bp.tls, '/small')));
   row(T.handshake, 'backend directly', await measure(direct, wrkLoad(bp.tls, '/small', { https: true, connections: 16, close: true })));
+
+  await floors(bp.http);
 
   // --- each proxy with one host (+ the TLS host)
   const sessions: [string, (dir: string) => Promise<Sut>][] = [
@@ -376,6 +390,63 @@ async function scenario(work: string): Promise<void> {
 }
 
 /**
+ * Node's own floors on this machine, small body only: a raw TCP relay (no HTTP parsing; every
+ * request still costs two reads and two writes) and node:http answering by itself (no upstream).
+ */
+async function floors(backendPort: number): Promise<void> {
+  for (const kind of ['relay', 'http'] as const) {
+    const port = await freePort();
+    const sut = await startNodeFloor(kind, { script: join(ROOT, 'bench/proxy/floors.mjs'), port, cpus: SUT_CPU, backendPort, body: SMALL_BODY, ready: readyCheck(port, HOST) });
+    log(sut.name);
+    try {
+      await checkServes(port, HOST, '/small', Buffer.byteLength(SMALL_BODY));
+      row(T.small, `${sut.name} (floor)`, await measure(sut, wrkLoad(port, '/small')));
+    } finally {
+      await sut.stop();
+    }
+  }
+}
+
+/** `--only`: the chosen loads for nginx and gangplank, nothing else (not a full report). */
+async function focused(work: string, backendPort: number, cert: Cert, loads: string[]): Promise<void> {
+  const known = ['small', 'large', 'h2', 'scale'];
+  const bad = loads.filter((l) => !known.includes(l));
+  if (bad.length) throw new Error(`--only ${bad.join(',')}: choose from ${known.join(', ')}`);
+  const sessions: [string, (dir: string) => Promise<Sut>][] = [
+    ['nginx', async (dir) => startNginxProxy(dir, await ports(), [HOST], backendPort, cert)],
+    ['gangplank', (dir) => startGp('gangplank', dir, [HOST], backendPort, cert)],
+  ];
+  if (loads.includes('small')) await floors(backendPort);
+  for (const [name, start] of sessions) {
+    log(name);
+    const sut = await start(join(work, name));
+    try {
+      await verify(sut);
+      if (loads.includes('small')) row(T.small, name, await measure(sut, wrkLoad(sut.httpPort, '/small')));
+      if (loads.includes('large')) row(T.large, name, await measure(sut, wrkLoad(sut.httpPort, '/large')));
+      if (loads.includes('h2')) row(T.h2, name, await measure(sut, h2Load(sut.tlsPort!, '/small')));
+    } finally {
+      await sut.stop();
+    }
+  }
+  if (loads.includes('scale')) {
+    // gangplank alone: 1 host against 10,000 (the target compares gangplank with itself).
+    for (const n of [1, 10_000]) {
+      const hosts = n === 1 ? [HOST] : hostNames(n);
+      const t: Table = { title: `Route table: ${n.toLocaleString('en-US')} host${n === 1 ? '' : 's'}`, load: `wrk -t1 -c64 -d${DURATION}s, GET /small, Host picked per request from ${n.toLocaleString('en-US')} (wrk Lua script)`, rows: [], reference: 'gangplank' };
+      scaleTables.push(t);
+      const sut = await startGp('gangplank', join(work, `gp-scale-${n}`), hosts, backendPort, undefined);
+      try {
+        await verify(sut, hosts[n - 1]);
+        row(t, 'gangplank', await measure(sut, wrkLoad(sut.httpPort, '/small', { hosts })));
+      } finally {
+        await sut.stop();
+      }
+    }
+  }
+}
+
+/**
  * File write -> new route serving: rewrite one Ingress among 10,000 (a new host), then poll with
  * back-to-back requests until that host answers 200; the old host must then answer 404. Done
  * with in-place writes first, then with atomic write+rename (what editors and deploy tools do).
@@ -417,26 +488,29 @@ async function changeLatency(sut: Sut, manifests: string): Promise<void> {
 }
 
 /** One run of gangplank under node --cpu-prof with the small-body wrk load; top self time. */
-async function profile(work: string, backendPort: number): Promise<void> {
-  log('gangplank under --cpu-prof');
-  const dir = join(work, 'gp-prof');
+async function profile(work: string, backendPort: number, hosts: readonly string[] = [HOST], h2?: Cert): Promise<void> {
+  log(`gangplank under --cpu-prof, ${hosts.length} host(s)${h2 ? ', HTTP/2 over TLS' : ''}`);
+  const dir = join(work, `gp-prof-${hosts.length}${h2 ? '-h2' : ''}`);
   const profDir = join(dir, 'prof');
   mkdirSync(profDir, { recursive: true });
-  const sut = await startGp('gangplank --cpu-prof', dir, [HOST], backendPort, undefined, { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+  const sut = await startGp('gangplank --cpu-prof', dir, hosts, backendPort, h2, { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
   let m: Measured;
   try {
-    await verify(sut);
-    m = await measure(sut, wrkLoad(sut.httpPort, '/small'));
+    await verify(sut, hosts[hosts.length - 1]);
+    m = await measure(sut, h2 ? h2Load(sut.tlsPort!, '/small') : wrkLoad(sut.httpPort, '/small', hosts.length > 1 ? { hosts } : {}));
   } finally {
     await sut.stop(); // the profile is written on a clean exit (SIGTERM)
   }
   const files = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
   if (!files.length) throw new Error(`no .cpuprofile written in ${profDir} (did gangplank exit cleanly on SIGTERM?)`);
-  const prof = JSON.parse(readFileSync(join(profDir, files[0]!), 'utf8')) as CpuProfile;
+  const kept = join(tmpdir(), `gangplank-proxy-${new Date().toISOString().slice(0, 19).replace(/:/g, '')}.cpuprofile`);
+  copyFileSync(join(profDir, files[0]!), kept);
+  log(`  profile kept in ${kept} (open it in Chrome DevTools or speedscope)`);
+  const prof = JSON.parse(readFileSync(kept, 'utf8')) as CpuProfile;
   const { total, idle, top } = topSelfTime(prof, 20);
   const areas = selfTimeByArea(prof);
   profileLines.push(
-    `Profiled run: ${Math.round(m.result.rps)} req/s under \`node --cpu-prof\` (small body, wrk -c64, ${WARMUP + DURATION} s incl. warm-up); ${(total / 1000).toFixed(1)} s busy, ${(idle / 1000).toFixed(1)} s idle (start-up, gaps between runs, CPU taken by others). Shares are of the busy time. Top self time:`,
+    `Profiled run: ${Math.round(m.result.rps)} req/s under \`node --cpu-prof\` (small body, ${h2 ? 'h2load -c8 -m8' : 'wrk -c64'}, ${WARMUP + DURATION} s incl. warm-up); ${(total / 1000).toFixed(1)} s busy, ${(idle / 1000).toFixed(1)} s idle (start-up, gaps between runs, CPU taken by others). Shares are of the busy time. Top self time:`,
     '',
     '| self ms | share | function (file:line) |',
     '| ---: | ---: | --- |',
@@ -491,11 +565,7 @@ function render(elapsedS: number): string {
       `"CPU 0 taken by others" is the share of CPU ${SUT_CPU} that processes other than the system under test used during the run (this machine is shared); a run above ${NOISY_PCT}% is measured once more while the run is under ${RETRY_BUDGET_MS / 60_000} minutes old, and the cleaner run is kept. ` +
       'Where that share is high, req/s and latency of the row mean little; CPU s/1k req is the figure that survives the noise best.',
     '',
-    tableMarkdown(T.small),
-    tableMarkdown(T.large),
-    tableMarkdown(T.h2),
-    tableMarkdown(T.handshake),
-    ...scaleTables.map(tableMarkdown),
+    ...[T.small, T.large, T.h2, T.handshake, ...scaleTables].filter((t) => t.rows.length > 0).map(tableMarkdown),
     factsMarkdown('gangplank memory and reconfiguration', facts),
     ...(profileLines.length ? ['### Where gangplank spends CPU (self time)', '', ...profileLines, ''] : []),
   ];

@@ -25,6 +25,7 @@ import {
 import type { EntrypointMetrics } from './metrics.js';
 import { normalizeHost, parseTarget } from './normalize.js';
 import { H2Exchange } from './h2exchange.js';
+import type { H1Handler, H1Request } from './h1client.js';
 import type { UpstreamPools } from './upstream.js';
 
 export interface HandlerOptions {
@@ -291,8 +292,11 @@ function onResponseDrain(this: ExRes): void {
   if (ex !== undefined) ex.drained();
 }
 
-/** One proxied request: its state and the undici dispatch handler for it. */
-class Exchange implements Dispatcher.DispatchHandler {
+/**
+ * One proxied request: its state and the handler of the upstream client that carries it
+ * (gangplank's HTTP/1.1 client for plain-HTTP backends, undici for TLS backends).
+ */
+class Exchange implements Dispatcher.DispatchHandler, H1Handler {
   setCookie: string | undefined;
   private attempt = 0;
   private responded = false;
@@ -305,7 +309,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private ended = false;
   private abortFn: ((err?: Error) => void) | undefined;
   private resumeFn: (() => void) | undefined;
-  private readonly opts: Dispatcher.DispatchOptions;
+  private readonly opts: Dispatcher.DispatchOptions & H1Request;
 
   constructor(
     private readonly h: ProxyHandler,
@@ -331,7 +335,9 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   send(): void {
     const b = this.r.route.backend;
-    this.h.o.pools.get(this.ep, b.scheme).dispatch(this.opts, this);
+    const pools = this.h.o.pools;
+    if (b.scheme === 'http') pools.h1(this.ep).dispatch(this.opts, this);
+    else pools.get(this.ep, b.scheme).dispatch(this.opts, this);
   }
 
   // --- undici handler (the raw, allocation-free variant of the dispatch API) ---
@@ -341,7 +347,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.finished) abort(new Error('client closed the connection'));
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[], resume: () => void, statusText: string): boolean {
     if (statusCode < 200) return true; // 1xx from the backend: 100-continue was answered by us already
     this.resumeFn = resume;
     this.status = statusCode;

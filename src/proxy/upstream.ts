@@ -1,10 +1,12 @@
 /**
- * Keep-alive connection pools to backend endpoints, one undici Pool per origin, shared across
- * route-table versions. Pools of origins no table mentions any more are closed after a grace
- * period (in-flight requests on them finish first).
+ * Keep-alive connection pools to backend endpoints, shared across route-table versions: for
+ * plain-HTTP backends gangplank's own HTTP/1.1 client (src/proxy/h1client.ts), for TLS backends
+ * and protocol upgrades an undici Pool, for h2c backends HTTP/2 sessions. Pools of origins no
+ * table mentions any more are closed after a grace period (in-flight requests finish first).
  */
 import { Pool } from 'undici';
 import type { RouteTable, UpstreamEndpoint, UpstreamScheme } from '../controllers/routes/types.js';
+import { H1Pool } from './h1client.js';
 import { H2Sessions } from './h2upstream.js';
 
 export interface UpstreamOptions {
@@ -19,7 +21,8 @@ export interface UpstreamOptions {
 }
 
 interface Entry {
-  pool: Pool;
+  pool: Pool | H1Pool;
+  origin: string;
   /** When the pool was last seen unreferenced by the current table; 0 while referenced. */
   orphanSince: number;
 }
@@ -40,12 +43,30 @@ export class UpstreamPools {
     this.upstreamIdleMs = o.upstreamIdleMs;
   }
 
-  /** The pool for an endpoint. The origin's scheme follows the backend's scheme. */
+  /** The undici pool for an endpoint (TLS backends, upgrades). The origin's scheme follows the backend's scheme. */
   get(ep: UpstreamEndpoint, scheme: UpstreamScheme): Pool {
+    // Origins hold no spaces: these keys never meet the bare origins of the HTTP/1.1 pools.
+    const key = `${scheme} ${ep.origin}`;
+    const e = this.pools.get(key);
+    if (e !== undefined) return e.pool as Pool;
+    return this.create(key, ep, scheme);
+  }
+
+  /** gangplank's own HTTP/1.1 pool for a plain-HTTP endpoint (the hot path: keyed by the bare origin, no string building). */
+  h1(ep: UpstreamEndpoint): H1Pool {
     const key = ep.origin;
     const e = this.pools.get(key);
-    if (e !== undefined) return e.pool;
-    return this.create(key, ep, scheme);
+    if (e !== undefined) return e.pool as H1Pool;
+    const pool = new H1Pool({
+      host: ep.address,
+      port: ep.port,
+      connectMs: this.o.connectMs,
+      headersMs: this.o.responseHeaderMs,
+      bodyIdleMs: this.o.upstreamIdleMs,
+      keepAliveMs: 4_000,
+    });
+    this.pools.set(key, { pool, origin: ep.origin, orphanSince: 0 });
+    return pool;
   }
 
   private create(key: string, ep: UpstreamEndpoint, scheme: UpstreamScheme): Pool {
@@ -63,7 +84,7 @@ export class UpstreamPools {
         ? { timeout: this.o.connectMs, rejectUnauthorized: true, ...(this.o.ca ? { ca: this.o.ca } : {}) }
         : { timeout: this.o.connectMs },
     });
-    this.pools.set(key, { pool, orphanSince: 0 });
+    this.pools.set(key, { pool, origin: ep.origin, orphanSince: 0 });
     return pool;
   }
 
@@ -72,8 +93,8 @@ export class UpstreamPools {
     const live = new Set<string>();
     for (const r of table.routes()) for (const ep of r.backend.endpoints) live.add(ep.origin);
     const now = Date.now();
-    for (const [key, e] of this.pools) {
-      if (live.has(key)) e.orphanSince = 0;
+    for (const e of this.pools.values()) {
+      if (live.has(e.origin)) e.orphanSince = 0;
       else if (e.orphanSince === 0) e.orphanSince = now;
     }
     if (this.h2.size() !== 0) this.h2.retain(live);
@@ -86,7 +107,7 @@ export class UpstreamPools {
     for (const [key, e] of this.pools) {
       if (e.orphanSince !== 0 && now - e.orphanSince >= this.retireMs) {
         this.pools.delete(key);
-        e.pool.close().catch(() => e.pool.destroy());
+        closePool(e.pool);
         closed++;
       }
     }
@@ -103,6 +124,12 @@ export class UpstreamPools {
     this.h2.close();
     const all = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(all.map((e) => e.pool.destroy().catch(() => undefined)));
+    await Promise.all(all.map((e) => (e.pool instanceof H1Pool ? e.pool.destroy() : e.pool.destroy().catch(() => undefined))));
   }
+}
+
+/** Lets in-flight requests finish, then closes. */
+function closePool(pool: Pool | H1Pool): void {
+  if (pool instanceof H1Pool) pool.close();
+  else pool.close().catch(() => pool.destroy());
 }

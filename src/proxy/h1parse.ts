@@ -1,0 +1,406 @@
+/**
+ * An incremental parser for HTTP/1.1 responses from backends (RFC 9112), for gangplank's own
+ * upstream client (src/proxy/h1client.ts). Strict where leniency would let a backend smuggle a
+ * second response or confuse framing: conflicting Content-Length values, Transfer-Encoding other
+ * than a final `chunked`, bytes a response did not announce, malformed chunk sizes and
+ * over-long heads are errors; the connection is then closed, never reused.
+ *
+ * It calls its sink synchronously from `execute` and allocates only what the sink receives:
+ * the head is decoded once as latin1, body bytes are sub-views of the input.
+ */
+
+/** Where parsed pieces go. `onBody` returning false asks the caller to pause its input. */
+export interface ResponseSink {
+  /** A final (>= 200) response head. `headers` is flat [name, value, ...] as sent. */
+  onHead(status: number, reason: string, headers: string[], keepAlive: boolean, keepAliveMs: number): void;
+  onBody(chunk: Buffer): boolean;
+  /** The response is complete; `trailers` flat as above, or null. */
+  onEnd(trailers: string[] | null): void;
+}
+
+export class ResponseParseError extends Error {
+  /** Kind `protocol` in src/proxy/errors.ts. */
+  readonly code = 'HPE_UPSTREAM_RESPONSE';
+}
+
+/**
+ * The longest head (status line, headers and the empty line ending them) or trailer block
+ * accepted, like node's default. The same limit holds however the bytes are cut.
+ */
+export const MAX_HEAD_BYTES = 16 * 1024;
+const MAX_CHUNK_LINE = 4096;
+
+const enum State {
+  Head,
+  Length,
+  ChunkSize,
+  ChunkData,
+  ChunkDataEnd,
+  Trailers,
+  UntilClose,
+  Done,
+}
+
+// Token characters of a header name (RFC 9110 5.6.2).
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
+
+function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || TCHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+/** The value of a string of 1 to 15 decimal digits, else -1. */
+function digits(v: string): number {
+  if (v.length === 0 || v.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < v.length; i++) {
+    const d = v.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** A header value may hold visible characters, spaces and tabs, and obs-text; no CR, LF or NUL. */
+function badValue(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127) return true;
+  }
+  return false;
+}
+
+export class ResponseParser {
+  private state = State.Head;
+  /** Bytes of an unfinished head, size line or trailer block carried over to the next input. */
+  private pending: Buffer | undefined;
+  private remaining = 0;
+  private noBody = false;
+  private trailers: string[] | null = null;
+
+  constructor(private readonly sink: ResponseSink) {}
+
+  /** Sets up for the next response; `head` when the request was HEAD (no body, whatever the headers say). */
+  expect(head: boolean): void {
+    this.state = State.Head;
+    this.pending = undefined;
+    this.noBody = head;
+    this.trailers = null;
+  }
+
+  /** True while a response is being read (bytes arriving now belong to it). */
+  get busy(): boolean {
+    return this.state !== State.Done;
+  }
+
+  /** True when the body runs until the connection closes (then `finish` completes it). */
+  get readsUntilClose(): boolean {
+    return this.state === State.UntilClose;
+  }
+
+  /**
+   * Feeds bytes. Returns the index after the last byte consumed: less than `data.length` when the
+   * sink paused (onBody returned false) or the response ended (the rest would be unsolicited).
+   * Throws ResponseParseError on malformed input.
+   */
+  execute(data: Buffer): number {
+    let at = 0;
+    while (at < data.length) {
+      switch (this.state) {
+        case State.Head:
+        case State.Trailers: {
+          const end = this.block(data, at);
+          if (end < 0) return data.length; // kept in pending
+          at = end;
+          break;
+        }
+        case State.Length: {
+          const n = Math.min(this.remaining, data.length - at);
+          const chunk = data.subarray(at, at + n);
+          at += n;
+          this.remaining -= n;
+          if (this.remaining === 0) this.state = State.Done;
+          const more = this.sink.onBody(chunk);
+          if (this.state === State.Done) {
+            this.sink.onEnd(null);
+            return at;
+          }
+          if (!more) return at;
+          break;
+        }
+        case State.ChunkSize: {
+          const end = this.chunkLine(data, at);
+          if (end < 0) return data.length;
+          at = end;
+          break;
+        }
+        case State.ChunkData: {
+          const n = Math.min(this.remaining, data.length - at);
+          const chunk = data.subarray(at, at + n);
+          at += n;
+          this.remaining -= n;
+          if (this.remaining === 0) this.state = State.ChunkDataEnd;
+          if (!this.sink.onBody(chunk)) return at;
+          break;
+        }
+        case State.ChunkDataEnd: {
+          // CRLF after the data (possibly split across inputs).
+          const c = data[at]!;
+          if (this.remaining === 0) {
+            if (c !== 13) throw new ResponseParseError('backend response: chunk data not followed by CRLF');
+            this.remaining = 1;
+            at++;
+          } else {
+            if (c !== 10) throw new ResponseParseError('backend response: chunk data not followed by CRLF');
+            this.remaining = 0;
+            this.state = State.ChunkSize;
+            at++;
+          }
+          break;
+        }
+        case State.UntilClose: {
+          const chunk = at === 0 ? data : data.subarray(at);
+          at = data.length;
+          if (!this.sink.onBody(chunk)) return at;
+          break;
+        }
+        case State.Done:
+          return at;
+      }
+      if (this.done()) return at;
+    }
+    return at;
+  }
+
+  /** The connection closed: completes a body read until close; false when a response was cut short. */
+  finish(): boolean {
+    if (this.state === State.UntilClose) {
+      this.state = State.Done;
+      this.sink.onEnd(null);
+      return true;
+    }
+    return this.state === State.Done;
+  }
+
+  private done(): boolean {
+    return this.state === State.Done;
+  }
+
+  /** Collects a head or trailer block ending in an empty line; returns the index after it, or -1. */
+  private block(data: Buffer, at: number): number {
+    let buf = data;
+    let start = at;
+    const carried = this.pending === undefined ? 0 : this.pending.length;
+    if (carried !== 0) {
+      buf = Buffer.concat([this.pending!, data.subarray(at)]);
+      start = 0;
+    }
+    // A block may be just CRLF (no trailers) or start with the status line.
+    let end: number;
+    if (this.state === State.Trailers && buf[start] === 13 && buf[start + 1] === 10) end = start;
+    else {
+      const i = buf.indexOf('\r\n\r\n', Math.max(start, carried - 3), 'latin1');
+      end = i < 0 ? -1 : i + 2;
+    }
+    if (end < 0) {
+      // Without its end in sight, a block this long already is will be longer than the limit.
+      if (buf.length - start >= MAX_HEAD_BYTES) throw new ResponseParseError(`backend response head is larger than ${MAX_HEAD_BYTES} bytes`);
+      this.pending = Buffer.from(buf.subarray(start));
+      return -1;
+    }
+    if (end + 2 - start > MAX_HEAD_BYTES) throw new ResponseParseError(`backend response head is larger than ${MAX_HEAD_BYTES} bytes`);
+    this.pending = undefined;
+    const text = buf.toString('latin1', start, end);
+    const consumed = end + 2 - start - carried; // bytes of `data` after `at`
+    if (this.state === State.Head) this.head(text);
+    else this.trailerBlock(text);
+    return at + consumed;
+  }
+
+  private head(text: string): void {
+    const eol = text.indexOf('\r\n');
+    const line = text.slice(0, eol);
+    // HTTP/1.x SP 3DIGIT SP reason (the reason may be empty, the space before it too).
+    if (line.length < 12 || !line.startsWith('HTTP/1.') || line.charCodeAt(8) !== 32 || (line.length > 12 && line.charCodeAt(12) !== 32)) {
+      throw new ResponseParseError(`backend response has an invalid status line: ${JSON.stringify(line.slice(0, 64))}`);
+    }
+    const minor = line.charCodeAt(7) - 48;
+    const d0 = line.charCodeAt(9) - 48;
+    const d1 = line.charCodeAt(10) - 48;
+    const d2 = line.charCodeAt(11) - 48;
+    const status = d0 * 100 + d1 * 10 + d2;
+    if ((minor !== 0 && minor !== 1) || d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) {
+      throw new ResponseParseError(`backend response has an invalid status line: ${JSON.stringify(line.slice(0, 64))}`);
+    }
+    const reason = line.length > 13 ? line.slice(13) : '';
+    // The reason reaches clients (and node refuses controls in it): no NUL, bare CR or LF.
+    if (badValue(reason)) throw new ResponseParseError(`backend response has an invalid status line: ${JSON.stringify(line.slice(0, 64))}`);
+    const headers = parseFields(text, eol + 2);
+    if (status < 200) {
+      // Interim responses (100 Continue, 103 Early Hints) are not forwarded; the final one follows.
+      // 101 would switch protocols, which this client never asks for.
+      if (status === 101) throw new ResponseParseError('backend switched protocols (101) on a request that did not ask for it');
+      this.state = State.Head;
+      return;
+    }
+    let length = -1;
+    let chunked = false;
+    let keepAlive = minor === 1;
+    let keepAliveMs = 0;
+    for (let i = 0; i < headers.length; i += 2) {
+      const n = headers[i]!;
+      if (n.length !== 14 && n.length !== 17 && n.length !== 10) continue;
+      const lower = n.toLowerCase();
+      const v = headers[i + 1]!;
+      if (lower === 'content-length') {
+        const plain = digits(v);
+        if (plain >= 0) {
+          if (length !== -1 && plain !== length) throw new ResponseParseError('backend response has conflicting Content-Length values');
+          length = plain;
+          continue;
+        }
+        // A list of equal values (RFC 9110 8.6) is one length; anything else is refused.
+        for (const part of v.split(',')) {
+          const p = part.trim();
+          if (!/^\d{1,15}$/.test(p)) throw new ResponseParseError(`backend response has an invalid Content-Length: ${JSON.stringify(v.slice(0, 64))}`);
+          const len = Number(p);
+          if (length !== -1 && len !== length) throw new ResponseParseError('backend response has conflicting Content-Length values');
+          length = len;
+        }
+      } else if (lower === 'transfer-encoding') {
+        const codings = v.toLowerCase().split(',').map((s) => s.trim()).filter((s) => s !== '');
+        if (codings.at(-1) !== 'chunked' || codings.indexOf('chunked') !== codings.length - 1) {
+          // Without a final chunked the body would run until close; we refuse to guess.
+          throw new ResponseParseError(`backend response has an unsupported Transfer-Encoding: ${JSON.stringify(v.slice(0, 64))}`);
+        }
+        if (codings.length > 1) throw new ResponseParseError(`backend response has a Transfer-Encoding gangplank does not decode: ${JSON.stringify(v.slice(0, 64))}`);
+        // A second field would make the coding list "chunked, chunked": chunked applied twice.
+        if (chunked) throw new ResponseParseError('backend response has more than one Transfer-Encoding: chunked');
+        chunked = true;
+      } else if (lower === 'connection') {
+        const t = v.toLowerCase();
+        if (t.includes('close')) keepAlive = false;
+        else if (t.includes('keep-alive')) keepAlive = true;
+      } else if (lower === 'keep-alive') {
+        const m = /(?:^|[\s,])timeout=(\d+)/i.exec(v);
+        if (m) keepAliveMs = Number(m[1]) * 1000;
+      }
+    }
+    // Transfer-Encoding overrides Content-Length (RFC 9112 6.3); the pair smells of smuggling,
+    // so the connection is not reused afterwards.
+    if (chunked && length !== -1) {
+      length = -1;
+      keepAlive = false;
+    }
+    const bodiless = this.noBody || status === 204 || status === 304;
+    if (bodiless) this.state = State.Done;
+    else if (chunked) {
+      this.state = State.ChunkSize;
+      this.remaining = 0;
+    } else if (length >= 0) {
+      this.state = length === 0 ? State.Done : State.Length;
+      this.remaining = length;
+    } else {
+      this.state = State.UntilClose;
+      keepAlive = false;
+    }
+    this.sink.onHead(status, reason, headers, keepAlive, keepAliveMs);
+    if (this.state === State.Done) this.sink.onEnd(null);
+  }
+
+  /** One chunk-size line (hex size, optional extensions, CRLF); returns the index after it, or -1. */
+  private chunkLine(data: Buffer, at: number): number {
+    let buf = data;
+    let start = at;
+    const carried = this.pending === undefined ? 0 : this.pending.length;
+    if (carried !== 0) {
+      buf = Buffer.concat([this.pending!, data.subarray(at)]);
+      start = 0;
+    }
+    const lf = buf.indexOf(10, start);
+    if (lf < 0) {
+      if (buf.length - start >= MAX_CHUNK_LINE) throw new ResponseParseError('backend response has an over-long chunk-size line');
+      this.pending = Buffer.from(buf.subarray(start));
+      return -1;
+    }
+    // The same limit when the whole line arrived at once.
+    if (lf + 1 - start > MAX_CHUNK_LINE) throw new ResponseParseError('backend response has an over-long chunk-size line');
+    this.pending = undefined;
+    if (lf === start || buf[lf - 1] !== 13) throw new ResponseParseError('backend response has a chunk-size line not ended by CRLF');
+    let size = 0;
+    let digits = 0;
+    let i = start;
+    for (; i < lf - 1; i++) {
+      const c = buf[i]!;
+      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+      if (d < 0) break;
+      // Leading zeros are allowed; a size of 2^40 bytes or more is not (and would lose precision).
+      if (size >= 0x1000000000) throw new ResponseParseError('backend response has a chunk size too large');
+      size = size * 16 + d;
+      digits++;
+    }
+    if (digits === 0) throw new ResponseParseError('backend response has an invalid chunk size');
+    // Only extensions (";...") or optional whitespace before them may follow the size.
+    if (i < lf - 1) {
+      const rest = buf.toString('latin1', i, lf - 1);
+      if (!/^[ \t]*;/.test(rest) || badValue(rest)) throw new ResponseParseError('backend response has an invalid chunk size');
+    }
+    const consumed = lf + 1 - start - carried;
+    if (size === 0) {
+      this.state = State.Trailers;
+    } else {
+      this.state = State.ChunkData;
+      this.remaining = size;
+    }
+    return at + consumed;
+  }
+
+  private trailerBlock(text: string): void {
+    const fields = text.length === 0 ? [] : parseFields(text, 0);
+    this.trailers = fields.length === 0 ? null : fields;
+    this.state = State.Done;
+    this.sink.onEnd(this.trailers);
+  }
+}
+
+/**
+ * One header line: a token name, a colon, the value between optional whitespace. The value class
+ * leaves out CR, LF, NUL and the other controls except tab (RFC 9110 5.5). Sticky: it must match
+ * exactly where the previous line ended.
+ */
+const FIELD = /([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*)\r\n/y;
+
+/** `name: value` lines from `from` to the end of `text` (which ends with CRLF); flat list. */
+function parseFields(text: string, from: number): string[] {
+  const out: string[] = [];
+  FIELD.lastIndex = from;
+  while (FIELD.lastIndex < text.length) {
+    const at = FIELD.lastIndex;
+    const m = FIELD.exec(text);
+    if (m === null) throw new ResponseParseError(fieldError(text, at));
+    const v = m[2]!;
+    // Trailing spaces and tabs are not part of the value (rare: checked before trimming).
+    // Not trimEnd(): that would also strip obs-text such as \xa0, which is part of the value.
+    let e = v.length;
+    let c = v.charCodeAt(e - 1);
+    while (c === 32 || c === 9) c = v.charCodeAt(--e - 1);
+    out.push(m[1]!, e === v.length ? v : v.slice(0, e));
+  }
+  return out;
+}
+
+/** Says what is wrong with the header line at `at` (the slow path, for the error message only). */
+function fieldError(text: string, at: number): string {
+  const line = text.slice(at, text.indexOf('\r\n', at));
+  const c0 = line.charCodeAt(0);
+  if (c0 === 32 || c0 === 9) return 'backend response uses obsolete line folding in a header';
+  const colon = line.indexOf(':');
+  if (colon <= 0) return `backend response has a malformed header line: ${JSON.stringify(line.slice(0, 64))}`;
+  if (!isToken(line.slice(0, colon))) return `backend response has an invalid header name: ${JSON.stringify(line.slice(0, Math.min(colon, 64)))}`;
+  return `backend response header ${line.slice(0, colon)} has an invalid value`;
+}

@@ -1,0 +1,66 @@
+/**
+ * The data plane's hot metrics (plain per-series numbers) must read exactly like prom-client's
+ * own Counter and Histogram, in one process and summed over worker processes.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AggregatorRegistry, Counter, Histogram, Registry } from 'prom-client';
+import { createProxyMetrics, EntrypointMetrics } from '../../../src/proxy/metrics.js';
+
+const BOUNDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+// Observations on both sides of bucket bounds, on a bound exactly, and past the last one.
+const OBSERVED: [string, number, string, number][] = [
+  ['a.test|Prefix|/', 200, 'GET', 0.0004],
+  ['a.test|Prefix|/', 200, 'GET', 0.001],
+  ['a.test|Prefix|/', 200, 'GET', 0.0011],
+  ['a.test|Prefix|/', 502, 'POST', 0.3],
+  ['b.test|Exact|/x', 200, 'GET', 11],
+  ['', 404, 'BREW', 0],
+];
+
+/** What prom-client's own metrics print for the same observations. */
+async function reference(): Promise<string> {
+  const r = new Registry();
+  const c = new Counter({ name: 'gangplank_requests_total', help: 'HTTP requests answered, by entrypoint, route, status code and method.', labelNames: ['entrypoint', 'route', 'code', 'method'], registers: [r] });
+  const h = new Histogram({ name: 'gangplank_request_duration_seconds', help: 'Time from request received to response finished.', labelNames: ['entrypoint', 'route'], buckets: BOUNDS, registers: [r] });
+  for (const [route, code, method, s] of OBSERVED) {
+    c.labels('web', route, String(code), method === 'BREW' ? 'OTHER' : method).inc();
+    h.labels('web', route).observe(s);
+  }
+  return r.metrics();
+}
+
+function ours(): Registry {
+  const r = new Registry();
+  const e = new EntrypointMetrics(createProxyMetrics(r), 'web');
+  for (const [route, code, method, s] of OBSERVED) e.request(route, code, method, s);
+  return r;
+}
+
+const lines = (text: string, prefix: string) => text.split('\n').filter((l) => l.startsWith(prefix)).sort();
+
+test('hot counter and histogram print what prom-client prints for the same requests', async () => {
+  const want = await reference();
+  const got = await ours().metrics();
+  for (const name of ['gangplank_requests_total', 'gangplank_request_duration_seconds']) {
+    assert.deepEqual(lines(got, name), lines(want, name), name);
+    assert.ok(lines(got, name).length > 0, `${name} has series`);
+  }
+  assert.match(got, /# TYPE gangplank_request_duration_seconds histogram/);
+  assert.match(got, /# TYPE gangplank_requests_total counter/);
+});
+
+test('hot metrics sum over worker processes like prom-client metrics do', async () => {
+  const one = await ours().getMetricsAsJSON();
+  const summed = await AggregatorRegistry.aggregate([one, await ours().getMetricsAsJSON()]).metrics();
+  assert.match(summed, /gangplank_requests_total\{entrypoint="web",route="a.test\|Prefix\|\/",code="200",method="GET"\} 6/);
+  assert.match(summed, /gangplank_request_duration_seconds_bucket\{le="0.001",entrypoint="web",route="a.test\|Prefix\|\/"\} 4/);
+  assert.match(summed, /gangplank_request_duration_seconds_count\{entrypoint="web",route="b.test\|Exact\|\/x"\} 2/);
+  assert.match(summed, /gangplank_request_duration_seconds_bucket\{le="10",entrypoint="web",route="b.test\|Exact\|\/x"\} 0/);
+});
+
+test('reset empties the hot metrics', async () => {
+  const r = ours();
+  r.resetMetrics();
+  assert.doesNotMatch(await r.metrics(), /gangplank_requests_total\{/);
+});

@@ -183,11 +183,15 @@ export async function startGangplank(name: string, o: GangplankOptions): Promise
  * One of Node's floors (bench/proxy/floors.mjs), pinned: a raw TCP relay to the backend, or a
  * node:http server answering the small body itself.
  */
-export async function startNodeFloor(kind: 'relay' | 'http', o: { script: string; port: number; cpus: string; backendPort: number; body: string; ready: () => Promise<boolean> }): Promise<Sut> {
-  const name = kind === 'relay' ? 'node raw TCP relay' : 'node:http answering itself';
-  const proc = startPinned(process.execPath, [o.script, kind, String(o.port), kind === 'relay' ? String(o.backendPort) : o.body], { cpus: o.cpus, name });
+export async function startNodeFloor(
+  kind: 'relay' | 'http' | 'h2',
+  o: { script: string; port: number; cpus: string; backendPort: number; body: string; cert?: { certFile: string; keyFile: string }; ready: () => Promise<boolean> },
+): Promise<Sut> {
+  const name = kind === 'relay' ? 'node raw TCP relay' : kind === 'http' ? 'node:http answering itself' : 'node:http2 + TLS answering itself';
+  const args = kind === 'relay' ? [String(o.backendPort)] : kind === 'http' ? [o.body] : [o.body, o.cert!.certFile, o.cert!.keyFile];
+  const proc = startPinned(process.execPath, [o.script, kind, String(o.port), ...args], { cpus: o.cpus, name });
   await waitUntil(`${name} to answer`, o.ready, 30_000, proc);
-  return { name, pid: proc.pid, httpPort: o.port, proc, stop: async () => void (await proc.stop()) };
+  return { name, pid: proc.pid, httpPort: o.port, ...(kind === 'h2' ? { tlsPort: o.port } : {}), proc, stop: async () => void (await proc.stop()) };
 }
 
 /** The text of `gangplank run --help` (to detect flags of features still being added). */

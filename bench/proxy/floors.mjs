@@ -8,10 +8,15 @@
  *                                                          can cost: two reads and two writes per request)
  *   node bench/proxy/floors.mjs http PORT BODY             node:http server answering BODY itself, no
  *                                                          upstream (the cost of Node's HTTP server alone)
+ *   node bench/proxy/floors.mjs h2 PORT BODY CERT KEY      node:http2 over TLS (core stream API, not the
+ *                                                          compatibility layer) answering BODY itself: the
+ *                                                          cost of Node's HTTP/2 + TLS alone
  *
  * Plain JavaScript on purpose: no build step, nothing of gangplank's, started pinned by run.ts.
  */
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
+import { createSecureServer } from 'node:http2';
 import { connect, createServer } from 'node:net';
 
 const [mode, portArg, arg] = process.argv.slice(2);
@@ -39,7 +44,22 @@ if (mode === 'relay') {
   });
   server.keepAliveTimeout = 60_000;
   server.listen(port, '127.0.0.1');
+} else if (mode === 'h2') {
+  const [, , , certFile, keyFile] = process.argv.slice(2);
+  const body = Buffer.from(arg ?? '');
+  const server = createSecureServer({ cert: readFileSync(certFile), key: readFileSync(keyFile), allowHTTP1: true, settings: { maxConcurrentStreams: 128 } });
+  server.on('stream', (stream) => {
+    stream.respond({ ':status': 200, 'content-type': 'text/plain', 'content-length': body.length });
+    stream.end(body);
+  });
+  // HTTP/1.1 over TLS (the readiness check) gets the same answer.
+  server.on('request', (req, res) => {
+    if (req.httpVersionMajor === 2) return;
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+    res.end(body);
+  });
+  server.listen(port, '127.0.0.1');
 } else {
-  throw new Error(`unknown floor ${mode}: relay or http`);
+  throw new Error(`unknown floor ${mode}: relay, http or h2`);
 }
 process.on('SIGTERM', () => process.exit(0));

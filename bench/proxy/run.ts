@@ -58,8 +58,10 @@ const { values: opts } = parseArgs({
     out: { type: 'string' },
     /** Another build of gangplank (default: this checkout's dist/cli/main.js). */
     bin: { type: 'string' },
-    /** Only these loads (small, large, h2), nginx and gangplank only: a focused run while optimising. */
+    /** Only these loads (small, large, h2, scale), nginx and gangplank only: a focused run while optimising. */
     only: { type: 'string' },
+    /** Extra node flags for every gangplank process (experiments, e.g. GC settings). */
+    'node-flags': { type: 'string' },
   },
 });
 
@@ -214,7 +216,7 @@ async function startGp(name: string, dir: string, hosts: readonly string[], back
     ...(extra.accessLog ? { accessLogFile: join(dir, 'access.log') } : {}),
     // The default worker count may be the number of CPUs: one worker unless a row says otherwise.
     ...(HAS_WORKERS.value ? { workers: extra.workers ?? 1 } : {}),
-    ...(extra.nodeFlags ? { nodeFlags: extra.nodeFlags } : {}),
+    nodeFlags: [...(opts['node-flags']?.split(' ').filter(Boolean) ?? []), ...(extra.nodeFlags ?? [])],
     extraArgs: GP_ARGS,
   });
   return sut;
@@ -298,6 +300,7 @@ async function scenario(work: string): Promise<void> {
   row(T.handshake, 'backend directly', await measure(direct, wrkLoad(bp.tls, '/small', { https: true, connections: 16, close: true })));
 
   await floors(bp.http);
+  await floors(bp.http, cert);
 
   // --- each proxy with one host (+ the TLS host)
   const sessions: [string, (dir: string) => Promise<Sut>][] = [
@@ -393,7 +396,18 @@ async function scenario(work: string): Promise<void> {
  * Node's own floors on this machine, small body only: a raw TCP relay (no HTTP parsing; every
  * request still costs two reads and two writes) and node:http answering by itself (no upstream).
  */
-async function floors(backendPort: number): Promise<void> {
+async function floors(backendPort: number, cert?: Cert): Promise<void> {
+  if (cert !== undefined) {
+    const port = await freePort();
+    const sut = await startNodeFloor('h2', { script: join(ROOT, 'bench/proxy/floors.mjs'), port, cpus: SUT_CPU, backendPort, body: SMALL_BODY, cert, ready: async () => (await probeTls(port, TLS_HOST)).ok });
+    log(sut.name);
+    try {
+      row(T.h2, `${sut.name} (floor)`, await measure(sut, h2Load(port, '/small')));
+    } finally {
+      await sut.stop();
+    }
+    return;
+  }
   for (const kind of ['relay', 'http'] as const) {
     const port = await freePort();
     const sut = await startNodeFloor(kind, { script: join(ROOT, 'bench/proxy/floors.mjs'), port, cpus: SUT_CPU, backendPort, body: SMALL_BODY, ready: readyCheck(port, HOST) });
@@ -417,6 +431,7 @@ async function focused(work: string, backendPort: number, cert: Cert, loads: str
     ['gangplank', (dir) => startGp('gangplank', dir, [HOST], backendPort, cert)],
   ];
   if (loads.includes('small')) await floors(backendPort);
+  if (loads.includes('h2')) await floors(backendPort, cert);
   for (const [name, start] of sessions) {
     log(name);
     const sut = await start(join(work, name));

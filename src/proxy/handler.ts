@@ -448,7 +448,7 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
     }
     this.resumeFn = undefined;
     const o = this.h.o;
-    o.metrics.request(this.r.route.id, this.status, this.opts.method, (performance.now() - this.start) / 1000);
+    o.metrics.routeRequest(this.r.route, this.r.route.id, this.status, this.opts.method, (performance.now() - this.start) / 1000);
     if (o.accessLog !== null) {
       logAccess(o.accessLog, o.entrypoint, this.req, this.r.host, this.r.target, this.status, this.start, this.bytes, this.r.route.id, this.ep.origin, this.clientIp);
     }

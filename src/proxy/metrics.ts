@@ -145,10 +145,32 @@ const METHOD_INDEX = new Map(METHODS.map((m, i) => [m, i + 1] as const));
 export class EntrypointMetrics {
   private readonly byRoute = new Map<string, RouteLabels>();
   private readonly upstream = new Map<string, CounterChild>();
+  /** Where routeRequest caches a route's series on the route object. */
+  private readonly slot = Symbol('gangplank.metrics');
 
   constructor(readonly m: ProxyMetrics, readonly entrypoint: string) {}
 
+  /**
+   * A request a route answered. The route's series are cached on the route object itself (under a
+   * symbol of this entrypoint), so the hot path reads a property of an object it just touched
+   * instead of probing a map as large as the route table (which, with 10,000 routes, missed the
+   * CPU cache on every request).
+   */
+  routeRequest(route: object, routeId: string, code: number, method: string, seconds: number): void {
+    const slot = route as Record<symbol, RouteLabels | undefined>;
+    let rl = slot[this.slot];
+    if (rl === undefined) {
+      rl = this.labelsOf(routeId);
+      slot[this.slot] = rl;
+    }
+    this.count(rl, routeId, code, method, seconds);
+  }
+
   request(routeId: string, code: number, method: string, seconds: number): void {
+    this.count(this.labelsOf(routeId), routeId, code, method, seconds);
+  }
+
+  private labelsOf(routeId: string): RouteLabels {
     let rl = this.byRoute.get(routeId);
     if (rl === undefined) {
       rl = { duration: this.m.duration.child(`${this.entrypoint} ${routeId}`, { entrypoint: this.entrypoint, route: routeId }), counts: new Map() };
@@ -156,6 +178,10 @@ export class EntrypointMetrics {
       // that cleared it made every request of a 10,000-host table rebuild its label children.
       this.byRoute.set(routeId, rl);
     }
+    return rl;
+  }
+
+  private count(rl: RouteLabels, routeId: string, code: number, method: string, seconds: number): void {
     const mi = METHOD_INDEX.get(method) ?? 0;
     const key = code * 16 + mi;
     let c = rl.counts.get(key);

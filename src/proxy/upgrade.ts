@@ -196,7 +196,7 @@ class Tunnel implements Dispatcher.DispatchHandler {
 
   private finish(): void {
     const o = this.h.o;
-    o.metrics.request(this.r.route.id, this.status, 'GET', (performance.now() - this.start) / 1000);
+    o.metrics.routeRequest(this.r.route, this.r.route.id, this.status, 'GET', (performance.now() - this.start) / 1000);
     if (o.accessLog !== null) {
       logAccess(o.accessLog, o.entrypoint, this.req, this.r.host, this.r.target, this.status, this.start, this.bytes, this.r.route.id, this.ep.origin, this.clientIp);
     }

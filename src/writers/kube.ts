@@ -262,8 +262,12 @@ export class KubeWriter implements Writer {
         const res = await this.o.http.send(method, path, body, contentType);
         if ((res.status >= 200 && res.status < 300) || accept.includes(res.status)) return res;
         const st = (typeof res.body === 'object' && res.body ? res.body : {}) as { message?: string; reason?: string };
-        const err = new KubeWriteError(`${what}: HTTP ${res.status}: ${st.message ?? String(res.body).slice(0, 300)}${hintFor(res.status)}`, res.status, st.reason);
-        const retryable = res.status === 429 || res.status >= 500 || (res.status === 409 && !/precondition/i.test(st.message ?? ''));
+        // Server-side apply answers 500 when the object carries a field its schema does not declare
+        // (a CRD without x-kubernetes-preserve-unknown-fields there): no retry will change that.
+        const schemaRefusal = res.status === 500 && SCHEMA_REFUSAL.test(st.message ?? '');
+        const hint = schemaRefusal ? '; the object does not fit the schema the API server has for it (a field gangplank writes is not declared in the installed CRD)' : hintFor(res.status);
+        const err = new KubeWriteError(`${what}: HTTP ${res.status}: ${st.message ?? String(res.body).slice(0, 300)}${hint}`, res.status, schemaRefusal ? 'Invalid' : st.reason);
+        const retryable = !schemaRefusal && (res.status === 429 || res.status >= 500 || (res.status === 409 && !/precondition/i.test(st.message ?? '')));
         if (!retryable) throw err;
         last = err;
         if (res.retryAfterMs) wait = Math.min(max, res.retryAfterMs);
@@ -279,6 +283,9 @@ export class KubeWriter implements Writer {
     throw last;
   }
 }
+
+/** How the API server words a server-side apply of a field the object's schema does not declare. */
+const SCHEMA_REFUSAL = /failed to create typed patch object|field not declared in schema/i;
 
 function describe(ref: { kind: string; namespace?: string; name: string }): string {
   return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;

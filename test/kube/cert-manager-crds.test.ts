@@ -14,6 +14,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KEY_USAGES, registerCertManagerKinds } from '../../src/api/certmanager.js';
 import { formatErrors, parseObject } from '../../src/api/validate.js';
+import { KubeSource } from '../../src/sources/kube.js';
+import { Store } from '../../src/store/store.js';
+import { KubeWriter } from '../../src/writers/kube.js';
+import { silentLogger } from '../../src/runtime/logger.js';
 import { useKube, type KubeEnv } from '../harness/kube.js';
 import { startKubeGangplank, type KubeGangplank } from '../harness/kube-gangplank.js';
 import { startPebble } from '../harness/pebble.js';
@@ -495,4 +499,24 @@ test('their schema validates status writes, and gangplank had none refused', asy
   // ... field not declared in schema" is how server-side apply refuses a field their schema lacks).
   const refused = g!.proc.output().match(/status of (?:Certificate|Issuer|ClusterIssuer) [^:"]+: HTTP \d{3}[^"]*/g) ?? [];
   assert.deepEqual([...new Set(refused)], [], 'no status write of gangplank was refused');
+});
+
+test('a status field their schema does not declare is refused at once, with a message saying so (no retries)', async () => {
+  const env = kube();
+  const store = new Store();
+  const logger = silentLogger();
+  const source = new KubeSource({ store, logger, kubeconfig: env.kubeconfig, watchTimeoutSeconds: 30, maxBackoffMs: 1000, clusterResourceNamespace: 'gangplank' });
+  await source.start();
+  try {
+    // Backoff of 2 s between attempts: five attempts would take over 30 s.
+    const writer = new KubeWriter({ http: source.kubeHttp, store, logger, minBackoffMs: 2000 });
+    const t0 = Date.now();
+    await assert.rejects(
+      writer.writeStatus({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', namespace: 'default', name: 'web' }, { revision: 1, notDeclaredByTheirSchema: true }),
+      (err: Error) => /does not fit the schema/.test(err.message) && /notDeclaredByTheirSchema/.test(err.message),
+    );
+    assert.ok(Date.now() - t0 < 1900, `refused without retries (took ${Date.now() - t0} ms)`);
+  } finally {
+    await source.stop();
+  }
 });

@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2Session, type SecureServerOptions } from 'node:http2';
 import type { SecureContext, TLSSocket } from 'node:tls';
-import { BlockList, isIPv6, type Socket } from 'node:net';
+import { BlockList, createServer as createNetServer, isIPv6, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { RouteTable } from '../controllers/routes/types.js';
@@ -16,6 +16,7 @@ import { SERVER_TLS_OPTIONS } from '../tls/options.js';
 import { canonicalName } from '../tls/match.js';
 import { EntrypointMetrics, type ProxyMetrics } from './metrics.js';
 import { UpgradeHandler } from './upgrade.js';
+import { FastPath } from './fast.js';
 import { UpstreamPools } from './upstream.js';
 
 export interface ProxyTimeouts {
@@ -134,7 +135,11 @@ const CLIENT_ERROR_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Re
 type AnyServer = Server | Http2SecureServer;
 
 export class HttpProxy implements Component {
+  /** Node's server for this entrypoint (for plain HTTP: what the fast path hands over to). */
   private readonly server: AnyServer;
+  /** The listening socket server: the TLS server, or a TCP server feeding the fast path. */
+  private readonly listener: AnyServer | NetServer;
+  private readonly fast: FastPath | undefined;
   private readonly handler: ProxyHandler;
   private readonly pools: UpstreamPools;
   private readonly metrics: EntrypointMetrics;
@@ -219,12 +224,28 @@ export class HttpProxy implements Component {
         if (o.logger.isLevelEnabled('debug')) o.logger.debug({ entrypoint: o.entrypoint, err: err.code ?? err.message }, 'TLS handshake failed');
       });
       this.server = server;
+      this.listener = server;
     } else {
-      this.server = createServer(http1, this.handler.handle);
+      // Plain HTTP: a TCP listener whose connections start on the fast path (src/proxy/fast.ts);
+      // Node's HTTP server (never listening itself) takes over whatever the fast path does not serve.
+      const server = createServer(http1, this.handler.handle);
+      this.fast = new FastPath({
+        handle: this.handler.handle,
+        fallback: server,
+        keepAliveMs: t.keepAliveMs,
+        headersMs: t.headersMs,
+        maxHeaderSize: o.maxHeaderSize ?? 16 * 1024,
+        stopping: () => this.stopping,
+      });
+      const fast = this.fast;
+      this.listener = createNetServer({ noDelay: true }, (s) => fast.connection(s));
+      // Node's server tracks its connections and checks their timeouts from 'listening'.
+      server.emit('listening');
+      this.server = server;
     }
     this.server.on('upgrade', new UpgradeHandler(this.handler).handle);
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
-    this.server.on('connection', (s: Socket) => {
+    this.listener.on('connection', (s: Socket) => {
       this.sockets.add(s);
       this.metrics.connections(1);
       s.once('close', () => {
@@ -254,9 +275,9 @@ export class HttpProxy implements Component {
     const host = this.o.bind === '' ? undefined : this.o.bind;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => reject(new Error(`entrypoint ${this.o.entrypoint}: cannot listen on ${this.o.bind || '*'}:${this.o.port}: ${err.message}`));
-      this.server.once('error', onError);
-      this.server.listen({ port: this.o.port, host }, () => {
-        this.server.off('error', onError);
+      this.listener.once('error', onError);
+      this.listener.listen({ port: this.o.port, host }, () => {
+        this.listener.off('error', onError);
         resolve();
       });
     });
@@ -267,14 +288,20 @@ export class HttpProxy implements Component {
   stop(graceMs = 5_000): Promise<void> {
     this.stopped ??= (async () => {
       this.stopping = true;
-      if (this.server.listening) {
+      if (this.listener.listening) {
         const server = this.server as Server;
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+        // Node's server of the plain entrypoint never listened: close() only stops its timers.
+        if (this.listener !== this.server) server.close(() => undefined);
         // Connections go idle as their in-flight requests finish: close each as soon as it does.
         // HTTP/2 sessions get a GOAWAY and close when their streams are done.
-        server.closeIdleConnections();
+        const closeIdle = () => {
+          server.closeIdleConnections();
+          this.fast?.closeIdle();
+        };
+        closeIdle();
         for (const s of this.sessions) s.close();
-        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        const sweep = setInterval(closeIdle, 50);
         const timer = setTimeout(() => {
           for (const s of this.sessions) s.destroy();
           for (const s of this.sockets) s.destroy();
@@ -289,7 +316,7 @@ export class HttpProxy implements Component {
   }
 
   address(): { port: number } {
-    const a = this.server.address();
+    const a = this.listener.address();
     if (a === null || typeof a === 'string') throw new Error(`entrypoint ${this.o.entrypoint} is not listening`);
     return { port: a.port };
   }

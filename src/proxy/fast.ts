@@ -1,0 +1,391 @@
+/**
+ * The HTTP/1.1 fast path of the plain-HTTP entrypoint: the common request (a complete, strictly
+ * well-formed head in origin form, no request body, no upgrade, no Expect) is parsed here and
+ * served by the same ProxyHandler, through a lightweight request/response pair written straight
+ * to the socket, without Node's HTTP server (its parser callbacks and the IncomingMessage and
+ * ServerResponse streams were the largest JavaScript cost per proxied request).
+ *
+ * Everything else is handed to Node's HTTP server, which then owns the connection for good: the
+ * bytes read so far are put back on the socket and the server is given the connection as if it
+ * had just accepted it. So unusual, malformed and hostile input meets exactly the parser and the
+ * limits it met before; this code only has to recognise the plain case, strictly.
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+
+/** What the fast path needs from its entrypoint. */
+export interface FastPathOptions {
+  /** Serves one request (ProxyHandler.handle). */
+  handle: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Node's server that takes over whatever the fast path does not serve. */
+  fallback: Server;
+  keepAliveMs: number;
+  /** A client must send a complete request head within this long (else Node's server takes over). */
+  headersMs: number;
+  maxHeaderSize: number;
+  /** True once the entrypoint is stopping: responses then close their connection. */
+  stopping: () => boolean;
+}
+
+// A request line: method token, origin-form target of visible ASCII, HTTP/1.0 or 1.1.
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\/[!-~]*) HTTP\/1\.([01])\r\n/y;
+// One header line; the same grammar as the response parser's (src/proxy/h1parse.ts).
+const FIELD = /([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*)\r\n/y;
+const MAX_FIELDS = 100;
+
+/** The parts of a request head the fast path serves; undefined = hand the connection over. */
+interface Head {
+  method: string;
+  url: string;
+  minor: number;
+  rawHeaders: string[];
+  keepAlive: boolean;
+}
+
+/** Parses `text` (a head without its final empty line); undefined for anything but the plain case. */
+export function parsePlainHead(text: string): Head | undefined {
+  REQUEST_LINE.lastIndex = 0;
+  const line = REQUEST_LINE.exec(text);
+  if (line === null) return undefined;
+  const minor = line[3] === '1' ? 1 : 0;
+  const rawHeaders: string[] = [];
+  let connection: string | undefined;
+  FIELD.lastIndex = REQUEST_LINE.lastIndex;
+  while (FIELD.lastIndex < text.length) {
+    const m = FIELD.exec(text);
+    if (m === null || rawHeaders.length >= MAX_FIELDS * 2) return undefined;
+    const name = m[1]!;
+    let value = m[2]!;
+    const last = value.charCodeAt(value.length - 1);
+    if (last === 32 || last === 9) value = value.trimEnd();
+    const n = name.length;
+    if (n === 6 || n === 7 || n === 10 || n === 14 || n === 17) {
+      const lower = name.toLowerCase();
+      // A body, a protocol switch or a 100-continue dance: Node's server does those.
+      if (lower === 'transfer-encoding' || lower === 'upgrade' || lower === 'expect') return undefined;
+      if (lower === 'content-length' && value !== '0') return undefined;
+      if (lower === 'connection') connection = connection === undefined ? value : connection + ',' + value;
+    }
+    rawHeaders.push(name, value);
+  }
+  const tokens = connection === undefined ? '' : connection.toLowerCase();
+  const keepAlive = minor === 1 ? !tokens.includes('close') : tokens.includes('keep-alive') && !tokens.includes('close');
+  return { method: line[1]!, url: line[2]!, minor, rawHeaders, keepAlive };
+}
+
+let dateCache = '';
+let dateCacheAt = 0;
+/** The Date header value, rebuilt at most once per second (as Node's server does). */
+function httpDate(): string {
+  const now = Date.now();
+  if (now - dateCacheAt >= 1000) {
+    dateCacheAt = now - (now % 1000);
+    dateCache = new Date(now).toUTCString();
+  }
+  return dateCache;
+}
+
+/** Accepts connections for the fast path. */
+export class FastPath {
+  readonly conns = new Set<FastConn>();
+  constructor(readonly o: FastPathOptions) {}
+
+  connection(socket: Socket): void {
+    const c = new FastConn(this, socket);
+    this.conns.add(c);
+  }
+
+  /** Graceful stop: idle connections close now, busy ones after their response. */
+  closeIdle(): void {
+    for (const c of this.conns) c.closeIfIdle();
+  }
+}
+
+type Listener = (this: FastResponse) => void;
+
+/**
+ * One client connection on the fast path: reads request heads and serves them one at a time
+ * (pipelined requests wait in the buffer), until it hands the connection over or it closes.
+ */
+class FastConn {
+  private buf: Buffer | undefined;
+  private res: FastResponse | undefined;
+  private gone = false;
+  private readonly onData = (d: Buffer) => this.data(d);
+
+  /** Requests served on this connection (before the first, a quiet client is Node's server's to time out). */
+  private served = 0;
+
+  constructor(
+    readonly fp: FastPath,
+    readonly socket: Socket,
+  ) {
+    socket.setNoDelay(true);
+    // A new connection that sends nothing is handed over soon, so that Node's server applies its
+    // own headers timeout (and answers 408) as it always did.
+    socket.setTimeout(Math.min(1_000, fp.o.headersMs / 2));
+    socket.on('data', this.onData);
+    socket.on('timeout', () => this.idleTimeout());
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      this.gone = true;
+      this.fp.conns.delete(this);
+      this.res?.clientGone();
+    });
+  }
+
+  private data(d: Buffer): void {
+    this.buf = this.buf === undefined ? d : Buffer.concat([this.buf, d]);
+    if (this.res === undefined) this.next();
+    else if (this.buf.length > this.fp.o.maxHeaderSize) this.socket.pause(); // pipelined ahead: wait
+  }
+
+  /** Serves the next buffered request, or waits for one, or hands over. */
+  next(): void {
+    const buf = this.buf;
+    if (buf === undefined || this.gone) return;
+    const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
+    if (end < 0 || end + 4 > this.fp.o.maxHeaderSize) {
+      // An incomplete head (or an over-long one): Node's server applies its timeouts and limits.
+      this.handOver();
+      return;
+    }
+    const head = parsePlainHead(buf.toString('latin1', 0, end + 2));
+    if (head === undefined) {
+      this.handOver();
+      return;
+    }
+    this.buf = end + 4 === buf.length ? undefined : buf.subarray(end + 4);
+    this.socket.setTimeout(0);
+    this.served++;
+    const req = new FastRequest(head, this.socket);
+    const res = new FastResponse(this, req, head.keepAlive && !this.fp.o.stopping());
+    this.res = res;
+    this.fp.o.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+  }
+
+  /** The response is out: the next request, or close. */
+  finished(keepAlive: boolean): void {
+    this.res = undefined;
+    if (!keepAlive || this.fp.o.stopping()) {
+      this.socket.end();
+      return;
+    }
+    this.socket.setTimeout(this.fp.o.keepAliveMs);
+    if (this.socket.isPaused()) this.socket.resume();
+    if (this.buf !== undefined) this.next();
+  }
+
+  closeIfIdle(): void {
+    if (this.res === undefined) this.socket.end();
+  }
+
+  private idleTimeout(): void {
+    if (this.res !== undefined) return;
+    // Idle between requests: closed as Node's server would. Before the first request (or with a
+    // partial head): Node's server decides, with its own timeouts.
+    if (this.served > 0 && this.buf === undefined) this.socket.destroy();
+    else this.handOver();
+  }
+
+  /** Node's server takes the connection from here on, starting with the bytes not yet served. */
+  private handOver(): void {
+    const s = this.socket;
+    s.off('data', this.onData);
+    s.removeAllListeners('timeout');
+    s.setTimeout(0);
+    this.fp.conns.delete(this);
+    const rest = this.buf;
+    this.buf = undefined;
+    s.pause();
+    if (rest !== undefined) s.unshift(rest);
+    this.fp.o.fallback.emit('connection', s);
+    s.resume();
+  }
+}
+
+/** The request as ProxyHandler reads it (the fields of IncomingMessage it uses). */
+class FastRequest {
+  readonly httpVersionMajor = 1;
+  readonly httpVersionMinor: number;
+  readonly method: string;
+  readonly url: string;
+  readonly rawHeaders: string[];
+  readonly headers: Record<string, string> = {};
+  readonly complete = true;
+  constructor(
+    head: Head,
+    readonly socket: Socket,
+  ) {
+    this.method = head.method;
+    this.url = head.url;
+    this.httpVersionMinor = head.minor;
+    this.rawHeaders = head.rawHeaders;
+  }
+}
+
+/**
+ * The response as ProxyHandler and its exchanges write it (the parts of ServerResponse they use).
+ * The head goes out with the first body bytes in one write; without a Content-Length the body is
+ * chunked; 'close' is emitted after the end, on the next tick, as Node's response does.
+ */
+class FastResponse {
+  shouldKeepAlive: boolean;
+  headersSent = false;
+  statusCode = 200;
+  private head: string | undefined;
+  private chunked = false;
+  private bodyless: boolean;
+  private ended = false;
+  private closed = false;
+  private trailers: [string, string][] | undefined;
+  private pending: Record<string, string | string[]> | undefined;
+  private closeListeners: Listener[] | undefined;
+  private drainListener: Listener | undefined;
+
+  constructor(
+    private readonly conn: FastConn,
+    req: FastRequest,
+    keepAlive: boolean,
+  ) {
+    this.shouldKeepAlive = keepAlive;
+    this.bodyless = req.method === 'HEAD';
+  }
+
+  on(event: string, fn: Listener): this {
+    if (event === 'close') (this.closeListeners ??= []).push(fn);
+    else if (event === 'drain') this.once('drain', fn);
+    return this;
+  }
+
+  once(event: string, fn: Listener): this {
+    if (event === 'close') return this.on('close', fn);
+    if (event === 'drain') {
+      if (this.drainListener === undefined) this.conn.socket.once('drain', () => this.drain());
+      this.drainListener = fn;
+    }
+    return this;
+  }
+
+  private drain(): void {
+    const fn = this.drainListener;
+    this.drainListener = undefined;
+    fn?.call(this);
+  }
+
+  setHeader(name: string, value: string | string[]): void {
+    (this.pending ??= {})[name.toLowerCase()] = value;
+  }
+
+  getHeader(name: string): string | string[] | undefined {
+    return this.pending?.[name.toLowerCase()];
+  }
+
+  writeHead(status: number, reasonOrHeaders?: string | string[] | Record<string, string | number | string[]>, maybeHeaders?: string[] | Record<string, string | number | string[]>): this {
+    if (this.headersSent) throw new Error('headers already sent');
+    const reason = typeof reasonOrHeaders === 'string' ? reasonOrHeaders : (STATUS_CODES[status] ?? 'unknown');
+    const headers = typeof reasonOrHeaders === 'string' ? maybeHeaders : reasonOrHeaders;
+    this.statusCode = status;
+    let h = 'HTTP/1.1 ' + status + ' ' + reason + '\r\n';
+    let sized = false;
+    let date = false;
+    const add = (name: string, value: string | number) => {
+      const v = String(value);
+      if (/[\r\n]/.test(v)) throw new Error(`invalid character in response header ${name}`);
+      const n = name.length;
+      if (n === 14 || n === 10 || n === 4 || n === 17) {
+        const lower = name.toLowerCase();
+        if (lower === 'content-length') sized = true;
+        else if (lower === 'date') date = true;
+        else if (lower === 'connection') {
+          if (v.toLowerCase().includes('close')) this.shouldKeepAlive = false;
+          return; // written below, from shouldKeepAlive
+        } else if (lower === 'transfer-encoding') return; // framing is ours
+      }
+      h += name + ': ' + v + '\r\n';
+    };
+    if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) add(headers[i]!, headers[i + 1]!);
+    else if (headers !== undefined) for (const k of Object.keys(headers)) {
+      const v = headers[k]!;
+      if (Array.isArray(v)) for (const x of v) add(k, x);
+      else add(k, v);
+    }
+    if (this.pending !== undefined) for (const k of Object.keys(this.pending)) {
+      const v = this.pending[k]!;
+      if (Array.isArray(v)) for (const x of v) add(k, x);
+      else add(k, v);
+    }
+    if (status === 204 || status === 304 || status < 200) this.bodyless = true;
+    else if (!sized && !this.bodyless) {
+      this.chunked = true;
+      h += 'transfer-encoding: chunked\r\n';
+    }
+    if (!date) h += 'date: ' + httpDate() + '\r\n';
+    h += this.shouldKeepAlive ? `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(this.conn.fp.o.keepAliveMs / 1000)}\r\n\r\n` : 'connection: close\r\n\r\n';
+    this.head = h;
+    this.headersSent = true;
+    return this;
+  }
+
+  write(chunk: Buffer | string): boolean {
+    if (this.ended || this.closed) return false;
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    return this.out(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, false);
+  }
+
+  end(chunk?: Buffer | string): this {
+    if (this.ended || this.closed) return this;
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    this.ended = true;
+    this.out(chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk, true);
+    process.nextTick(() => this.close(true));
+    return this;
+  }
+
+  addTrailers(t: [string, string][] | Record<string, string>): void {
+    const list = Array.isArray(t) ? t : Object.entries(t);
+    (this.trailers ??= []).push(...list.filter(([, v]) => !/[\r\n]/.test(v)));
+  }
+
+  destroy(_err?: Error): void {
+    this.conn.socket.destroy();
+  }
+
+  /** The client went away before the response ended. */
+  clientGone(): void {
+    this.close(false);
+  }
+
+  /** One socket write for head + body piece (+ the chunked terminator when it is the last). */
+  private out(body: Buffer | undefined, last: boolean): boolean {
+    const s = this.conn.socket;
+    const parts: Buffer[] = [];
+    if (this.head !== undefined) {
+      parts.push(Buffer.from(this.head, 'latin1'));
+      this.head = undefined;
+    }
+    if (body !== undefined && body.length > 0 && !this.bodyless) {
+      if (this.chunked) parts.push(Buffer.from(body.length.toString(16) + '\r\n', 'latin1'), body, CRLF);
+      else parts.push(body);
+    }
+    if (last && this.chunked && !this.bodyless) {
+      let t = '0\r\n';
+      if (this.trailers !== undefined) for (const [n, v] of this.trailers) t += n + ': ' + v + '\r\n';
+      parts.push(Buffer.from(t + '\r\n', 'latin1'));
+    }
+    if (parts.length === 0) return true;
+    if (s.destroyed) return false;
+    return s.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+  }
+
+  private close(done: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    const ls = this.closeListeners;
+    if (ls !== undefined) for (const fn of ls) fn.call(this);
+    if (done) this.conn.finished(this.shouldKeepAlive);
+  }
+}
+
+const CRLF = Buffer.from('\r\n', 'latin1');

@@ -267,7 +267,8 @@ export class RouteCompiler {
       map.set(k, route);
     }
     if (conflicts.length) this.hostConflicts.set(host, conflicts);
-    return { host, exact, prefix, prioritized };
+    const root = !prioritized && exact.size === 0 && prefix.size === 1 ? prefix.get('') : undefined;
+    return { host, exact, prefix, prioritized, root };
   }
 
   private buildTls(): void {

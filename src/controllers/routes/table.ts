@@ -10,9 +10,15 @@ export interface HostRoutes {
   readonly prefix: ReadonlyMap<string, Route>;
   /** Some route of this host has a traefik router.priority: matching considers every candidate. */
   readonly prioritized?: boolean;
+  /**
+   * The host's only route when it is a Prefix `/` (matches every path): most hosts look like
+   * that, and then matching is one property read instead of map probes and path slicing.
+   */
+  readonly root?: Route | undefined;
 }
 
 export function matchPaths(h: HostRoutes, path: string): Route | undefined {
+  if (h.root !== undefined) return h.root;
   if (h.prioritized) return matchByPriority(h, path);
   if (h.exact.size) {
     const e = h.exact.get(path);

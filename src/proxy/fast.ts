@@ -160,7 +160,7 @@ class FastConn {
     this.socket.setTimeout(0);
     this.served++;
     const req = new FastRequest(head, this.socket);
-    const res = new FastResponse(this, req, head.keepAlive && !this.fp.o.stopping());
+    const res = new FastResponse(this, req, head.keepAlive);
     this.res = res;
     this.fp.o.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse);
   }
@@ -169,7 +169,7 @@ class FastConn {
   finished(keepAlive: boolean): void {
     this.res = undefined;
     if (!keepAlive || this.fp.o.stopping()) {
-      this.socket.end();
+      this.shut();
       return;
     }
     this.socket.setTimeout(this.fp.o.keepAliveMs);
@@ -178,7 +178,23 @@ class FastConn {
   }
 
   closeIfIdle(): void {
-    if (this.res === undefined) this.socket.end();
+    if (this.res === undefined) this.shut();
+  }
+
+  /**
+   * Done with this connection: nothing more is served (a request arriving now would reach the
+   * backend with nowhere to send its answer), and the socket is destroyed once the last response
+   * is flushed, as Node's server does, instead of waiting for the client's FIN. Whatever the
+   * client still sends is read and dropped: unread bytes at close would make the kernel reset the
+   * connection, which can discard the response before the client has it.
+   */
+  private shut(): void {
+    this.gone = true;
+    this.buf = undefined;
+    const s = this.socket;
+    s.off('data', this.onData);
+    if (s.isPaused()) s.resume();
+    s.destroySoon();
   }
 
   private idleTimeout(): void {
@@ -237,6 +253,7 @@ class FastResponse {
   private head: string | undefined;
   private chunked = false;
   private bodyless: boolean;
+  private readonly http10: boolean;
   private ended = false;
   private closed = false;
   private trailers: [string, string][] | undefined;
@@ -251,6 +268,7 @@ class FastResponse {
   ) {
     this.shouldKeepAlive = keepAlive;
     this.bodyless = req.method === 'HEAD';
+    this.http10 = req.httpVersionMinor === 0;
   }
 
   on(event: string, fn: Listener): this {
@@ -318,9 +336,15 @@ class FastResponse {
     }
     if (status === 204 || status === 304 || status < 200) this.bodyless = true;
     else if (!sized && !this.bodyless) {
-      this.chunked = true;
-      h += 'transfer-encoding: chunked\r\n';
+      // HTTP/1.0 has no chunked coding: an unsized body ends when the connection does.
+      if (this.http10) this.shouldKeepAlive = false;
+      else {
+        this.chunked = true;
+        h += 'transfer-encoding: chunked\r\n';
+      }
     }
+    // A stop that began while this request was in flight: tell the client not to reuse the connection.
+    if (this.shouldKeepAlive && this.conn.fp.o.stopping()) this.shouldKeepAlive = false;
     if (!date) h += 'date: ' + httpDate() + '\r\n';
     h += this.shouldKeepAlive ? `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(this.conn.fp.o.keepAliveMs / 1000)}\r\n\r\n` : 'connection: close\r\n\r\n';
     this.head = h;

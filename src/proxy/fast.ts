@@ -33,6 +33,9 @@ const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\/[!-~]*) HTTP\/1\.([01])
 // One header line; the same grammar as the response parser's (src/proxy/h1parse.ts).
 const FIELD = /([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*)\r\n/y;
 const MAX_FIELDS = 100;
+const METHODS: Record<string, 1 | undefined> = Object.assign(Object.create(null) as Record<string, 1 | undefined>, {
+  GET: 1, HEAD: 1, POST: 1, PUT: 1, DELETE: 1, OPTIONS: 1, PATCH: 1, TRACE: 1,
+} as const);
 
 /** The parts of a request head the fast path serves; undefined = hand the connection over. */
 interface Head {
@@ -48,6 +51,8 @@ export function parsePlainHead(text: string): Head | undefined {
   REQUEST_LINE.lastIndex = 0;
   const line = REQUEST_LINE.exec(text);
   if (line === null) return undefined;
+  // Methods Node's parser knows; any other token is Node's server's to refuse, as it always did.
+  if (METHODS[line[1]!] !== 1) return undefined;
   const minor = line[3] === '1' ? 1 : 0;
   const rawHeaders: string[] = [];
   let connection: string | undefined;
@@ -114,6 +119,8 @@ class FastConn {
   private gone = false;
   private readonly onData = (d: Buffer) => this.data(d);
 
+  /** Runs while a partial head waits for its rest (see next). */
+  private headTimer: NodeJS.Timeout | undefined;
   /** Requests served on this connection (before the first, a quiet client is Node's server's to time out). */
   private served = 0;
 
@@ -130,6 +137,7 @@ class FastConn {
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       this.gone = true;
+      if (this.headTimer !== undefined) clearTimeout(this.headTimer);
       this.fp.conns.delete(this);
       this.res?.clientGone();
     });
@@ -146,8 +154,19 @@ class FastConn {
     const buf = this.buf;
     if (buf === undefined || this.gone) return;
     const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
+    if (end < 0 && buf.length <= this.fp.o.maxHeaderSize) {
+      // The rest of the head is on its way (a head larger than one TCP segment): wait for it, but
+      // briefly and by the clock, so a client trickling bytes cannot hold the fast path; then
+      // Node's server takes over with its own headers timeout.
+      this.headTimer ??= setTimeout(() => this.handOver(), Math.min(1_000, this.fp.o.headersMs / 2));
+      return;
+    }
+    if (this.headTimer !== undefined) {
+      clearTimeout(this.headTimer);
+      this.headTimer = undefined;
+    }
     if (end < 0 || end + 4 > this.fp.o.maxHeaderSize) {
-      // An incomplete head (or an over-long one): Node's server applies its timeouts and limits.
+      // An over-long head: Node's server answers it with its limits.
       this.handOver();
       return;
     }
@@ -207,6 +226,11 @@ class FastConn {
 
   /** Node's server takes the connection from here on, starting with the bytes not yet served. */
   private handOver(): void {
+    if (this.headTimer !== undefined) {
+      clearTimeout(this.headTimer);
+      this.headTimer = undefined;
+    }
+    if (this.gone) return;
     const s = this.socket;
     s.off('data', this.onData);
     s.removeAllListeners('timeout');
@@ -400,7 +424,14 @@ class FastResponse {
     }
     if (parts.length === 0) return true;
     if (s.destroyed) return false;
-    return s.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    if (parts.length === 1) return s.write(parts[0]!);
+    if (body === undefined || body.length < COPY_LIMIT) return s.write(Buffer.concat(parts));
+    // A large piece is not copied to join it with the head: one writev through cork.
+    s.cork();
+    let ok = true;
+    for (const p of parts) ok = s.write(p);
+    s.uncork();
+    return ok;
   }
 
   private close(done: boolean): void {
@@ -413,3 +444,5 @@ class FastResponse {
 }
 
 const CRLF = Buffer.from('\r\n', 'latin1');
+/** Below this, head and body piece are joined into one buffer (cheaper than a writev); above, written together uncopied. */
+const COPY_LIMIT = 16 * 1024;

@@ -11,6 +11,7 @@ import { Http01Registry } from '../../src/controllers/certs/solvers/http01.js';
 import { silentLogger } from '../../src/runtime/logger.js';
 import { freePort } from '../harness/net.js';
 import { startPebble, type Pebble, type PebbleOptions } from '../harness/pebble.js';
+import { startCertEnv, type CertEnv } from '../unit/certs/controller-env.js';
 
 export const ZONE = 'example.test';
 export const TSIG_NAME = 'acme-key';
@@ -101,5 +102,35 @@ export function acmeCertificateDoc(name: string, dnsNames: string[], spec: Recor
     kind: 'Certificate',
     metadata: { name, namespace: 'apps' },
     spec: { secretName: `${name}-tls`, dnsNames, issuerRef: { name: 'pebble' }, privateKey: { algorithm: 'ECDSA' }, ...spec },
+  };
+}
+
+/**
+ * The ACME peers plus an in-process certificates controller loaded with `manifests(peers)`, its
+ * HTTP-01 tokens served by the peers, polling fast as the ACME e2e tests need. `stop` ends both.
+ */
+export async function startAcmeCertEnv(
+  pebble: Parameters<typeof startAcmePeers>[0],
+  manifests: (peers: AcmePeers) => unknown[],
+): Promise<{ peers: AcmePeers; env: CertEnv; stop(): Promise<void> }> {
+  const peers = await startAcmePeers(pebble);
+  let env: CertEnv;
+  try {
+    env = await startCertEnv({
+      manifests: manifests(peers),
+      overrides: { acmePollIntervalMs: 100, acmeStatusTimeoutMs: 30_000, propagation: { timeoutMs: 20_000, intervalMs: 100 } },
+    });
+  } catch (err) {
+    await peers.stop();
+    throw err;
+  }
+  peers.registries.add(env.certs.http01);
+  return {
+    peers,
+    env,
+    async stop() {
+      await env.destroy().catch(() => undefined);
+      await peers.stop();
+    },
   };
 }

@@ -13,8 +13,8 @@ import { RENEW_ANNOTATION } from '../../src/controllers/certs/controller.js';
 import { renewalTime as defaultRenewalTime, stableRng } from '../../src/controllers/certs/lifecycle.js';
 import { AcmeTransport } from '../../src/controllers/certs/acme/transport.js';
 import { waitFor } from '../harness/wait.js';
-import { b64d, cond, startCertEnv, type CertEnv } from '../unit/certs/controller-env.js';
-import { acmeCertificateDoc, startAcmePeers, type AcmePeers } from './certs-acme-env.js';
+import { b64d, cond, type CertEnv } from '../unit/certs/controller-env.js';
+import { acmeCertificateDoc, startAcmeCertEnv, type AcmePeers } from './certs-acme-env.js';
 
 const VALIDITY_SEC = 10 * 86400;
 const HOUR = 3600_000;
@@ -55,17 +55,15 @@ describe('ACME Renewal Information with Pebble 2.10', { timeout: 120_000 }, () =
     // renewBefore earlier than the window (9 days before expiry): the user asked for early renewal.
     acmeCertificateDoc('early', ['early.example.test'], { renewBefore: '216h' }),
   ];
+  let stop: (() => Promise<void>) | undefined;
   before(async () => {
-    peers = await startAcmePeers({ binary: 'ari', validityPeriodSec: VALIDITY_SEC });
-    env = await startCertEnv({
-      manifests: docs(),
-      overrides: { acmePollIntervalMs: 100, acmeStatusTimeoutMs: 30_000, propagation: { timeoutMs: 20_000, intervalMs: 100 } },
-    });
-    peers.registries.add(env.certs.http01);
+    ({ peers, env, stop } = await startAcmeCertEnv({ binary: 'ari', validityPeriodSec: VALIDITY_SEC }, (p) => {
+      peers = p;
+      return docs();
+    }));
   });
   after(async () => {
-    await env?.destroy().catch(() => undefined);
-    await peers?.stop();
+    await stop?.();
   });
 
   const status = (name: string) => env.status('Certificate', 'apps', name);

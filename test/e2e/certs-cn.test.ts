@@ -9,27 +9,22 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { certNames } from '../../src/controllers/certs/secret.js';
 import { waitFor } from '../harness/wait.js';
-import { b64d, cond, startCertEnv, type CertEnv } from '../unit/certs/controller-env.js';
-import { acmeCertificateDoc, startAcmePeers, type AcmePeers } from './certs-acme-env.js';
+import { b64d, cond, type CertEnv } from '../unit/certs/controller-env.js';
+import { acmeCertificateDoc, startAcmeCertEnv, type AcmePeers } from './certs-acme-env.js';
 
 describe('an ACME CA that omits the common name (Pebble 2.10)', { timeout: 120_000 }, () => {
   let peers: AcmePeers;
   let env: CertEnv;
+  let stop: (() => Promise<void>) | undefined;
   before(async () => {
-    peers = await startAcmePeers({ binary: 'ari' });
-    env = await startCertEnv({
-      manifests: [
-        ...peers.issuerDocs(),
-        acmeCertificateDoc('cn', ['cn.example.test', 'www.cn.example.test'], { commonName: 'cn.example.test' }),
-        acmeCertificateDoc('org', ['org.example.test'], { commonName: 'org.example.test', subject: { organizations: ['Example Org'] } }),
-      ],
-      overrides: { acmePollIntervalMs: 100, acmeStatusTimeoutMs: 30_000, propagation: { timeoutMs: 20_000, intervalMs: 100 } },
-    });
-    peers.registries.add(env.certs.http01);
+    ({ peers, env, stop } = await startAcmeCertEnv({ binary: 'ari' }, (p) => [
+      ...p.issuerDocs(),
+      acmeCertificateDoc('cn', ['cn.example.test', 'www.cn.example.test'], { commonName: 'cn.example.test' }),
+      acmeCertificateDoc('org', ['org.example.test'], { commonName: 'org.example.test', subject: { organizations: ['Example Org'] } }),
+    ]));
   });
   after(async () => {
-    await env?.destroy().catch(() => undefined);
-    await peers?.stop();
+    await stop?.();
   });
 
   const status = (name: string) => env.status('Certificate', 'apps', name);

@@ -3,7 +3,7 @@
  * strict parsing and client-side limits, serving the current route table through ProxyHandler.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createSecureServer, type Http2SecureServer, type Http2Session, type SecureServerOptions } from 'node:http2';
+import { createSecureServer, type Http2SecureServer, type Http2Session, type IncomingHttpHeaders, type SecureServerOptions, type ServerHttp2Stream } from 'node:http2';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { BlockList, createServer as createNetServer, isIPv6, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -17,6 +17,7 @@ import { canonicalName } from '../tls/match.js';
 import { EntrypointMetrics, type ProxyMetrics } from './metrics.js';
 import { UpgradeHandler } from './upgrade.js';
 import { FastPath } from './fast.js';
+import { serveStream } from './h2fast.js';
 import { UpstreamPools } from './upstream.js';
 
 export interface ProxyTimeouts {
@@ -208,9 +209,18 @@ export class HttpProxy implements Component {
         unknownProtocolTimeout: 10_000,
       };
       // During a graceful stop, HTTP/1.1 answers say Connection: close; HTTP/2 sessions get GOAWAY.
-      const server = createSecureServer(opts, (req, res) => {
+      const server = createSecureServer(opts);
+      // HTTP/1.1 over TLS (and what the HTTP/2 core path leaves to the compatibility layer).
+      server.on('request', (req, res) => {
         if (this.stopping && req.httpVersionMajor === 1) (res as unknown as ServerResponse).shouldKeepAlive = false;
         handle(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+      });
+      // A 'request' listener makes Node add its compatibility 'stream' listener: it stays for
+      // CONNECT and Expect; every other HTTP/2 stream is served on the core API (h2fast.ts).
+      const compat = server.listeners('stream') as ((...args: unknown[]) => void)[];
+      server.removeAllListeners('stream');
+      server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+        if (!serveStream(handle, stream, headers, rawHeaders)) for (const l of compat) l.call(server, stream, headers, flags, rawHeaders);
       });
       // HTTP/1.1 over TLS goes through node's http connection code, which reads these from the server.
       Object.assign(server, http1);

@@ -271,3 +271,85 @@ describe('HTTP-01 responder on the web entrypoint', () => {
     assert.equal(JSON.parse(gone.text).name, 'app');
   });
 });
+
+/** One HTTP/2 exchange with full control of the request headers: status, headers, body, trailers. */
+function h2exchange(s: ClientHttp2Session, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: Record<string, unknown>; body: string; trailers: Record<string, unknown> | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = s.request({ ':authority': 'app.test', ...headers });
+    let status = 0;
+    let got: Record<string, unknown> = {};
+    let trailers: Record<string, unknown> | undefined;
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('response', (h) => {
+      status = Number(h[':status']);
+      got = h;
+    });
+    req.on('trailers', (t) => (trailers = t));
+    req.on('data', (c: string) => (text += c));
+    req.on('end', () => resolve({ status, headers: got, body: text, trailers }));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('HTTP/2 on the core stream API', () => {
+  let cert: TestCert;
+  let echo: Backendsrv;
+  let p: HttpProxy;
+  let s: ClientHttp2Session;
+
+  before(async () => {
+    cert = await makeCert(['app.test']);
+    echo = await startBackend('echo', (req, res) => {
+      let n = 0;
+      req.on('data', (c: Buffer) => (n += c.length));
+      req.on('end', () => {
+        res.setHeader('content-type', 'text/plain');
+        if (req.method === 'HEAD') {
+          res.end();
+          return;
+        }
+        res.setHeader('trailer', 'x-sum');
+        res.write(`${req.method} ${req.url} ${n}`);
+        res.addTrailers({ 'x-sum': String(n) });
+        res.end();
+      });
+    });
+    p = await startSecure(new TestTable([route('app.test', '/', backend('default/echo:80', [endpoint(echo.port)]))]), cert);
+    s = await h2session(p.address().port, cert);
+  });
+  after(async () => {
+    s?.close();
+    await p?.stop(500);
+    await echo?.close();
+  });
+
+  test('trailers reach a client that asked for them (TE: trailers), and only such a client', async () => {
+    const asked = await h2exchange(s, { ':method': 'POST', ':path': '/t', te: 'trailers' }, 'abc');
+    assert.equal(asked.status, 200);
+    assert.equal(asked.body, 'POST /t 3');
+    assert.equal(asked.trailers?.['x-sum'], '3');
+    const plain = await h2exchange(s, { ':method': 'POST', ':path': '/t' }, 'abcd');
+    assert.equal(plain.status, 200);
+    assert.equal(plain.body, 'POST /t 4');
+    assert.equal(plain.trailers, undefined, 'no trailers for a client that did not ask');
+  });
+
+  test('HEAD gets the head only; an unknown host gets a 404 with a reason; no connection-specific headers leak', async () => {
+    const head = await h2exchange(s, { ':method': 'HEAD', ':path': '/h' });
+    assert.equal(head.status, 200);
+    assert.equal(head.body, '');
+    assert.equal(head.headers.connection, undefined);
+    assert.equal(head.headers['transfer-encoding'], undefined);
+    const missing = await h2exchange(s, { ':method': 'GET', ':path': '/x', ':authority': 'other.test' });
+    assert.equal(missing.status, 404);
+    assert.match(missing.body, /no route for other.test\/x/);
+  });
+
+  test('Expect: 100-continue still goes through the compatibility layer and is answered', async () => {
+    const r = await h2exchange(s, { ':method': 'POST', ':path': '/e', expect: '100-continue' }, 'xy');
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'POST /e 2');
+  });
+});

@@ -4,6 +4,7 @@
  * makes /readyz truthful: admin first (answering 503), then the first full load, then the route
  * table and the entrypoints, then the controllers with side effects (status, DNS, certificates).
  */
+import { collectStartupGarbage } from './memory.js';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
@@ -144,6 +145,9 @@ export async function startApp(cfg: RunConfig, logger: Logger = createLogger({ l
     await stop();
     throw err;
   }
+  // Before readiness: the one pause of a full collection falls before traffic is sent here.
+  const gcMs = collectStartupGarbage();
+  if (gcMs !== undefined) logger.debug({ ms: Math.round(gcMs) }, 'start-up garbage collected');
   ready = true;
   logger.info(
     { web: `${cfg.bind || '*'}:${cfg.httpPort}`, admin: `${cfg.adminBind}:${admin.address().port}`, workers: cfg.workers, objects: store.size(), invalid: store.rejected().length, manifests: cfg.manifests },

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KEY_USAGES, registerCertManagerKinds } from '../../src/api/certmanager.js';
+import { KEY_USAGES, registerCertManagerKinds, type CertificateStatus } from '../../src/api/certmanager.js';
 import { formatErrors, parseObject } from '../../src/api/validate.js';
 import { KubeSource } from '../../src/sources/kube.js';
 import { Store } from '../../src/store/store.js';
@@ -255,15 +255,7 @@ test('manifests using every field gangplank reads are valid for gangplank and un
 
 interface CertificateJson {
   metadata: { generation: number; managedFields?: { manager: string; operation: string; subresource?: string; fieldsV1?: Record<string, unknown> }[] };
-  status?: {
-    conditions?: { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string; observedGeneration?: number }[];
-    notBefore?: string;
-    notAfter?: string;
-    renewalTime?: string;
-    revision?: number;
-    lastFailureTime?: string;
-    failedIssuanceAttempts?: number;
-  };
+  status?: CertificateStatus;
 }
 
 interface SecretJson {

@@ -6,12 +6,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:https';
 import * as x509 from '@peculiar/x509';
 import * as acme from 'acme-client';
 import { RENEW_ANNOTATION } from '../../src/controllers/certs/controller.js';
 import { renewalTime as defaultRenewalTime, stableRng } from '../../src/controllers/certs/lifecycle.js';
 import { AcmeTransport } from '../../src/controllers/certs/acme/transport.js';
+import { pebbleGet } from '../harness/pebble.js';
 import { waitFor } from '../harness/wait.js';
 import { b64d, cond, type CertEnv } from '../unit/certs/controller-env.js';
 import { acmeCertificateDoc, startAcmeCertEnv, type AcmePeers } from './certs-acme-env.js';
@@ -30,18 +30,9 @@ function certIdOf(pem: string): string {
   return `${Buffer.from(aki.keyId, 'hex').toString('base64url')}.${serial.toString('base64url')}`;
 }
 
-function getJson(url: string, ca: string): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ca, timeout: 5000, headers: { 'user-agent': 'gangplank-tests' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body ? JSON.parse(body) : undefined }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
+async function getJson(url: string, ca: string): Promise<{ status: number; body: unknown }> {
+  const r = await pebbleGet(url, ca);
+  return { status: r.status, body: r.body ? JSON.parse(r.body) : undefined };
 }
 
 describe('ACME Renewal Information with Pebble 2.10', { timeout: 120_000 }, () => {

@@ -57,7 +57,8 @@ export interface Pebble {
   stop(): Promise<void>;
 }
 
-function get(url: string, ca: string): Promise<{ status: number; body: string }> {
+/** GET from Pebble's ACME or management listener (trusting `ca`): status and body text. */
+export function pebbleGet(url: string, ca: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     // Pebble 2.10 answers 400 to requests without a User-Agent (RFC 8555 section 6.1).
     const req = request(url, { ca, timeout: 5000, headers: { 'user-agent': 'gangplank-tests' } }, (res) => {
@@ -134,7 +135,7 @@ export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
       'Pebble to serve its directory',
       async () => {
         if (proc.child.exitCode !== null) throw new Error(`pebble exited with ${proc.child.exitCode}`);
-        const r = await get(directoryUrl, caBundlePem);
+        const r = await pebbleGet(directoryUrl, caBundlePem);
         return r.status === 200 && r.body.includes('newOrder');
       },
       { timeoutMs: 20_000, intervalMs: 100 },
@@ -145,7 +146,7 @@ export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
     throw new Error(`${(err as Error).message}\npebble output:\n${out}`);
   }
   const mgmt = async (path: string) => {
-    const r = await get(`${managementUrl}${path}`, caBundlePem);
+    const r = await pebbleGet(`${managementUrl}${path}`, caBundlePem);
     if (r.status !== 200) throw new Error(`Pebble management ${path} answered ${r.status}: ${r.body}`);
     return r.body;
   };

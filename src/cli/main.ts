@@ -8,6 +8,9 @@ import { createLogger } from '../runtime/logger.js';
 import { runDemo } from './demo.js';
 import { untilSignal } from '../runtime/signals.js';
 import { isWorkerProcess, runWorker } from '../runtime/workers.js';
+import { applyHeapPolicy } from '../runtime/memory.js';
+
+applyHeapPolicy();
 
 const EXIT_USAGE = 2;
 

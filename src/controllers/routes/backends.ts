@@ -4,8 +4,49 @@ import type { EndpointSlice, Service, ServiceBackendPort } from '../../api/types
 import { serviceOptions } from '../../api/traefik.js';
 import type { Backend, UpstreamEndpoint } from './types.js';
 
+/**
+ * One string object per origin. Many routes reach the same endpoint (every Ingress of a Service,
+ * every host of a shared backend); the proxy looks its connection pool up by the origin, and a
+ * shared string is already in the CPU cache and compares by identity, where a string of its own
+ * per route was one more cache miss per request with 10,000 routes. Cleared when very large
+ * (endpoint churn), as the only cost of a miss here is a duplicate string.
+ */
+const origins = new Map<string, string>();
+function intern(origin: string): string {
+  const have = origins.get(origin);
+  if (have !== undefined) return have;
+  if (origins.size >= 100_000) origins.clear();
+  origins.set(origin, origin);
+  return origin;
+}
+
 export function backendId(namespace: string, service: string, port: ServiceBackendPort): string {
   return `${namespace}/${service}:${port.number ?? port.name}`;
+}
+
+/**
+ * Every Backend has the same properties in the same order (absent ones undefined): the proxy reads
+ * them on every request, and V8 compiles those reads for the object layouts it has seen. Backends
+ * built by spreading partial objects came in six layouts for identical fields (the spread's
+ * in-object slot count depends on the sources' history), which made every read generic
+ * (megamorphic) once a table had enough routes.
+ */
+function backend(
+  f: Pick<Backend, 'id' | 'namespace' | 'service' | 'port'> & Partial<Pick<Backend, 'endpoints' | 'unready' | 'error' | 'scheme' | 'passHostHeader' | 'sticky' | 'warnings'>>,
+): Backend {
+  return {
+    id: f.id,
+    namespace: f.namespace,
+    service: f.service,
+    port: f.port,
+    endpoints: f.endpoints ?? [],
+    unready: f.unready,
+    error: f.error,
+    scheme: f.scheme ?? 'http',
+    passHostHeader: f.passHostHeader ?? true,
+    sticky: f.sticky,
+    warnings: f.warnings,
+  };
 }
 
 export function resolveBackend(
@@ -16,15 +57,15 @@ export function resolveBackend(
   slices: readonly EndpointSlice[],
 ): Backend {
   const id = backendId(namespace, serviceName, port);
-  const base = { id, namespace, service: serviceName, port: (port.number ?? port.name)!, endpoints: [] as UpstreamEndpoint[] };
-  if (!service) return { ...base, error: `service ${namespace}/${serviceName} not found`, scheme: 'http', passHostHeader: true };
+  const base = { id, namespace, service: serviceName, port: (port.number ?? port.name)! };
+  if (!service) return backend({ ...base, error: `service ${namespace}/${serviceName} not found` });
   const opts = serviceOptions(service.metadata.annotations);
   // Without sticky.cookie.name the cookie is named after the backend, as Traefik does.
   const sticky = opts.sticky && !opts.sticky.name ? { ...opts.sticky, name: `_${createHash('sha1').update(id).digest('hex').slice(0, 12)}` } : opts.sticky;
-  const withOpts = { ...base, scheme: opts.scheme, passHostHeader: opts.passHostHeader, sticky, ...(opts.errors.length ? { warnings: opts.errors } : {}) };
-  if (service.spec.type === 'ExternalName') return { ...withOpts, error: `service ${namespace}/${serviceName} is of type ExternalName, which gangplank does not route to` };
+  const withOpts = { ...base, scheme: opts.scheme, passHostHeader: opts.passHostHeader, sticky, warnings: opts.errors.length ? opts.errors : undefined };
+  if (service.spec.type === 'ExternalName') return backend({ ...withOpts, error: `service ${namespace}/${serviceName} is of type ExternalName, which gangplank does not route to` });
   const sp = (service.spec.ports ?? []).find((p) => (port.number !== undefined ? p.port === port.number : p.name === port.name));
-  if (!sp) return { ...withOpts, error: `service ${namespace}/${serviceName} has no port ${port.number ?? JSON.stringify(port.name)}` };
+  if (!sp) return backend({ ...withOpts, error: `service ${namespace}/${serviceName} has no port ${port.number ?? JSON.stringify(port.name)}` });
   const portName = sp.name ?? '';
   const ready: UpstreamEndpoint[] = [];
   const unready: UpstreamEndpoint[] = [];
@@ -38,7 +79,7 @@ export function resolveBackend(
     for (const e of slice.endpoints) {
       const isReady = e.conditions?.ready !== false;
       for (const address of e.addresses) {
-        const origin = slice.addressType === 'IPv6' ? `http://[${address}]:${target}` : `http://${address}:${target}`;
+        const origin = intern(slice.addressType === 'IPv6' ? `http://[${address}]:${target}` : `http://${address}:${target}`);
         if (seen.has(origin)) continue;
         seen.add(origin);
         (isReady ? ready : unready).push({ origin, address, port: target, ready: isReady });
@@ -46,5 +87,5 @@ export function resolveBackend(
     }
   }
   ready.sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0));
-  return { ...withOpts, endpoints: ready, unready };
+  return backend({ ...withOpts, endpoints: ready, unready });
 }

@@ -50,6 +50,27 @@ export interface RouteConflict {
   message: string;
 }
 
+/**
+ * Every Route has the same properties in the same order (absent ones undefined), whether it has
+ * TLS, entrypoints or a priority: the proxy reads routes on every request, and reads of objects
+ * in more than four layouts are compiled to generic (slow) lookups.
+ */
+function makeRoute(r: Pick<Route, 'id' | 'host' | 'path' | 'pathType' | 'ingress' | 'backend'> & { [K in 'isDefault' | 'tls' | 'sslRedirect' | 'entrypoints' | 'priority']?: Route[K] | undefined }): Route {
+  return {
+    id: r.id,
+    host: r.host,
+    path: r.path,
+    pathType: r.pathType,
+    ingress: r.ingress,
+    backend: r.backend,
+    isDefault: r.isDefault,
+    tls: r.tls,
+    sslRedirect: r.sslRedirect,
+    entrypoints: r.entrypoints,
+    priority: r.priority,
+  };
+}
+
 export function registerRouteIndexes(store: Store): void {
   store.addIndex(SLICES_BY_SERVICE, 'EndpointSlice', (o) => {
     const svc = o.metadata.labels?.[SERVICE_NAME_LABEL];
@@ -252,17 +273,18 @@ export class RouteCompiler {
           conflicts.push({ host, path: s.path, pathType: s.pathType, winner, loser, message: `${host || '*'}${s.path} (${s.pathType}) is already routed by the older Ingress ${winner}; the rule of ${loser} is ignored` });
         continue;
       }
-      const route: Route = {
+      const route = makeRoute({
         id: `${host || '*'}|${type}|${type === 'Exact' ? s.path : k || '/'}`,
         host,
         path: s.path,
         pathType: s.pathType,
         ingress: { namespace: ns, name: s.ingress.metadata.name },
         backend: this.backendFor(ns, s.backend, memo),
-        ...(s.tls ? { tls: true, sslRedirect: s.sslRedirect } : {}),
-        ...(s.entrypoints ? { entrypoints: s.entrypoints } : {}),
-        ...(s.priority !== undefined ? { priority: s.priority } : {}),
-      };
+        tls: s.tls ? true : undefined,
+        sslRedirect: s.tls ? s.sslRedirect : undefined,
+        entrypoints: s.entrypoints,
+        priority: s.priority,
+      });
       if (s.priority !== undefined) prioritized = true;
       map.set(k, route);
     }
@@ -302,7 +324,7 @@ export class RouteCompiler {
     const winner = nsName(first.ingress);
     for (const s of specs.slice(1))
       this.fallbackConflicts.push({ host: '', path: '/', pathType: 'Prefix', winner, loser: nsName(s.ingress), message: `the default backend is already set by the older Ingress ${winner}; spec.defaultBackend of ${nsName(s.ingress)} is ignored` });
-    this.fallback = {
+    this.fallback = makeRoute({
       id: 'default',
       host: '',
       path: '/',
@@ -310,6 +332,6 @@ export class RouteCompiler {
       ingress: { namespace: first.ingress.metadata.namespace, name: first.ingress.metadata.name },
       backend: this.backendFor(first.ingress.metadata.namespace, first.backend, memo),
       isDefault: true,
-    };
+    });
   }
 }

@@ -14,7 +14,7 @@ import { Balancer } from './balancer.js';
 import { ProxyHandler, type AcmeResponder } from './handler.js';
 import { SERVER_TLS_OPTIONS } from '../tls/options.js';
 import { canonicalName } from '../tls/match.js';
-import { EntrypointMetrics, type ProxyMetrics } from './metrics.js';
+import { entrypointMetrics, type EntrypointMetrics, type ProxyMetrics } from './metrics.js';
 import { UpgradeHandler } from './upgrade.js';
 import { FastPath } from './fast.js';
 import { serveStream } from './h2fast.js';
@@ -152,7 +152,7 @@ export class HttpProxy implements Component {
   constructor(private readonly o: ProxyOptions) {
     const t = { ...DEFAULT_TIMEOUTS, ...o.timeouts };
     if (t.requestMs > 0 && t.headersMs > t.requestMs) t.headersMs = t.requestMs;
-    this.metrics = new EntrypointMetrics(o.metrics, o.entrypoint);
+    this.metrics = entrypointMetrics(o.metrics, o.entrypoint);
     this.pools = new UpstreamPools({
       connectMs: t.connectMs,
       responseHeaderMs: t.responseHeaderMs,

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AggregatorRegistry, Counter, Histogram, Registry } from 'prom-client';
-import { createProxyMetrics, EntrypointMetrics } from '../../../src/proxy/metrics.js';
+import { createProxyMetrics, entrypointMetrics } from '../../../src/proxy/metrics.js';
 
 const BOUNDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 // Observations on both sides of bucket bounds, on a bound exactly, and past the last one.
@@ -32,7 +32,7 @@ async function reference(): Promise<string> {
 
 function ours(): Registry {
   const r = new Registry();
-  const e = new EntrypointMetrics(createProxyMetrics(r), 'web');
+  const e = entrypointMetrics(createProxyMetrics(r), 'web');
   for (const [route, code, method, s] of OBSERVED) e.request(route, code, method, s);
   return r;
 }
@@ -63,4 +63,54 @@ test('reset empties the hot metrics', async () => {
   const r = ours();
   r.resetMetrics();
   assert.doesNotMatch(await r.metrics(), /gangplank_requests_total\{/);
+});
+
+test('routed requests: counts by status and method survive key changes, scrapes in between and many routes', async () => {
+  const r = new Registry();
+  const m = createProxyMetrics(r);
+  const e = entrypointMetrics(m, 'web');
+  assert.equal(entrypointMetrics(m, 'web'), e, 'one writer per entrypoint');
+  const ref = new Registry();
+  const c = new Counter({ name: 'gangplank_requests_total', help: 'x', labelNames: ['entrypoint', 'route', 'code', 'method'], registers: [ref] });
+  const h = new Histogram({ name: 'gangplank_request_duration_seconds', help: 'x', labelNames: ['entrypoint', 'route'], buckets: BOUNDS, registers: [ref] });
+  // 300 routes (more than the first allocation of rows), each a route object like the table's.
+  const routes = Array.from({ length: 300 }, (_, i) => ({ id: `h${i}.test|Prefix|/` }));
+  const codes = [200, 200, 200, 404, 200, 503, 503, 200];
+  const methods = ['GET', 'GET', 'HEAD', 'GET', 'POST', 'BREW', 'BREW', 'GET'];
+  const check = async () => {
+    const got = await r.metrics();
+    const want = await ref.metrics();
+    for (const name of ['gangplank_requests_total{', 'gangplank_request_duration_seconds_']) assert.deepEqual(lines(got, name), lines(want, name), name);
+  };
+  for (let round = 0; round < 3; round++) {
+    for (let k = 0; k < codes.length; k++) {
+      for (const [i, route] of routes.entries()) {
+        if ((i + k + round) % 3 === 0) continue; // not every route every time
+        const s = ((i % 7) + k) / 1000;
+        e.routeRequest(route, route.id, codes[k]!, methods[k]!, s);
+        c.labels('web', route.id, String(codes[k]), methods[k] === 'BREW' ? 'OTHER' : methods[k]!).inc();
+        h.labels('web', route.id).observe(s);
+      }
+      if (k === 3) await check(); // a scrape while counts are pending
+    }
+    await check();
+  }
+  assert.match(await r.metrics(), /gangplank_requests_total\{entrypoint="web",route="h299.test\|Prefix\|\/",code="503",method="OTHER"\} \d+/);
+});
+
+test('after a reset, routed requests count from zero again', async () => {
+  const r = new Registry();
+  const e = entrypointMetrics(createProxyMetrics(r), 'web');
+  const route = { id: 'a.test|Prefix|/' };
+  e.routeRequest(route, route.id, 200, 'GET', 0.002);
+  e.routeRequest(route, route.id, 200, 'GET', 0.002);
+  assert.match(await r.metrics(), /gangplank_requests_total\{entrypoint="web",route="a.test\|Prefix\|\/",code="200",method="GET"\} 2/);
+  e.routeRequest(route, route.id, 200, 'GET', 0.002); // pending when the reset comes
+  r.resetMetrics();
+  assert.doesNotMatch(await r.metrics(), /gangplank_requests_total\{/);
+  e.routeRequest(route, route.id, 200, 'GET', 0.02);
+  const text = await r.metrics();
+  assert.match(text, /gangplank_requests_total\{entrypoint="web",route="a.test\|Prefix\|\/",code="200",method="GET"\} 1\n/);
+  assert.match(text, /gangplank_request_duration_seconds_count\{entrypoint="web",route="a.test\|Prefix\|\/"\} 1\n/);
+  assert.match(text, /gangplank_request_duration_seconds_bucket\{le="0.01",entrypoint="web",route="a.test\|Prefix\|\/"\} 0\n/);
 });

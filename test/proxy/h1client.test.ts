@@ -466,3 +466,33 @@ test('h1client: destroy() closes busy connections too, and their exchanges fail 
   await waitFor('the backend to see the connection closed', () => be.peers[0]!.closed);
   assert.equal(p.size, 0);
 });
+
+test('h1client: body chunks and bytes held over a pause stay intact while other connections read, and the connection reads again after', async (t) => {
+  // The whole chunked response in one write: the handler pauses on the first chunk, so the rest
+  // (more chunks and the terminator) is held until it resumes.
+  const chunked = (n: number) => `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n6\r\nsecond\r\n5\r\nthird\r\n0\r\n\r\n`.replace('first', n === 0 ? 'first' : 'again');
+  const be = await scripted(t, (n) => chunked(n));
+  const other = await scripted(t, () => OK('z'.repeat(3000)));
+  const p = pool(t, be.port);
+  const q = pool(t, other.port);
+  const kept: Buffer[] = []; // the chunk objects exactly as handed over, not copies
+  const rec = new Rec();
+  rec.data = (chunk) => {
+    kept.push(chunk);
+    return kept.length !== 1; // pause after the first chunk
+  };
+  p.dispatch(get('/paused'), rec);
+  await waitFor('the first chunk', () => kept.length === 1);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(rec.settled, false, 'paused: the held chunks wait');
+  // Another connection reads meanwhile (gangplank's connections share one read buffer).
+  assert.equal((await run(q, get('/other'))).body, 'z'.repeat(3000));
+  rec.resume!();
+  await waitFor('the paused exchange to complete', () => rec.settled);
+  assert.deepEqual(rec.shape, ['connect', 'headers', 'data', 'complete']);
+  assert.deepEqual(kept.map((c) => c.toString('latin1')), ['first', 'second', 'third']);
+  // The connection went back to the pool reading: the next request on it is answered.
+  const next = await run(p, get('/next'));
+  assert.equal(next.body, 'againsecondthird');
+  assert.equal(be.peers.length, 1, 'the same connection served both');
+});

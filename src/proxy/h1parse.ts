@@ -369,27 +369,34 @@ export class ResponseParser {
 }
 
 /**
- * One header line: a token name, a colon, the value between optional whitespace. The value class
- * leaves out CR, LF, NUL and the other controls except tab (RFC 9110 5.5). Sticky: it must match
- * exactly where the previous line ended.
+ * `name: value` lines from `from` to the end of `text` (which ends with CRLF); flat list. Each
+ * line: a token name, a colon, the value between optional spaces and tabs; the value holds no
+ * control characters but tab (RFC 9110 5.5: no NUL, bare CR or LF, no DEL). Scanned by character
+ * code rather than with a regular expression, whose match arrays were the largest allocation
+ * per proxied request.
  */
-const FIELD = /([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*)\r\n/y;
-
-/** `name: value` lines from `from` to the end of `text` (which ends with CRLF); flat list. */
 function parseFields(text: string, from: number): string[] {
   const out: string[] = [];
-  FIELD.lastIndex = from;
-  while (FIELD.lastIndex < text.length) {
-    const at = FIELD.lastIndex;
-    const m = FIELD.exec(text);
-    if (m === null) throw new ResponseParseError(fieldError(text, at));
-    const v = m[2]!;
-    // Trailing spaces and tabs are not part of the value (rare: checked before trimming).
-    // Not trimEnd(): that would also strip obs-text such as \xa0, which is part of the value.
-    let e = v.length;
-    let c = v.charCodeAt(e - 1);
-    while (c === 32 || c === 9) c = v.charCodeAt(--e - 1);
-    out.push(m[1]!, e === v.length ? v : v.slice(0, e));
+  const len = text.length;
+  let at = from;
+  while (at < len) {
+    let i = at;
+    let c = text.charCodeAt(i);
+    while (c < 128 && TCHAR[c] === 1) c = text.charCodeAt(++i);
+    if (i === at || c !== 58) throw new ResponseParseError(fieldError(text, at)); // ':'
+    const name = text.slice(at, i);
+    c = text.charCodeAt(++i);
+    while (c === 32 || c === 9) c = text.charCodeAt(++i);
+    const vs = i;
+    while ((c >= 32 && c !== 127) || c === 9) c = text.charCodeAt(++i);
+    if (c !== 13 || text.charCodeAt(i + 1) !== 10) throw new ResponseParseError(fieldError(text, at));
+    // Trailing spaces and tabs are not part of the value. Not trimEnd(): that would also strip
+    // obs-text such as \xa0, which is part of the value.
+    let e = i;
+    c = text.charCodeAt(e - 1);
+    while (e > vs && (c === 32 || c === 9)) c = text.charCodeAt(--e - 1);
+    out.push(name, text.slice(vs, e));
+    at = i + 2;
   }
   return out;
 }

@@ -374,3 +374,46 @@ test('h1parse: a paused sink gets the rest when execute is called again with it'
   assert.deepEqual(events, ['head 200', 'body abc', 'body de', 'end']);
   assert.equal(p.busy, false);
 });
+
+test('header lines: accepted and refused exactly as the field grammar says (differential, 5,000 generated lines)', () => {
+  // The grammar as a regular expression (what the parser implemented before it scanned by hand):
+  // token name, colon, optional spaces/tabs, a value without controls other than tab, CRLF.
+  const GRAMMAR = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*)\r\n$/;
+  // An alphabet of the characters that matter to the grammar, plus ordinary ones.
+  const alphabet = ['a', 'Z', '0', '-', '_', '~', '!', ':', ' ', '\t', '\r', '\n', '\x00', '\x7f', '\xa0', '\xff', '"', '(', '@', '/', ',', '=', 'é'];
+  let seed = 42;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  let accepted = 0;
+  for (let k = 0; k < 5000; k++) {
+    let line = '';
+    const n = 1 + rnd(12);
+    for (let i = 0; i < n; i++) line += alphabet[rnd(alphabet.length)];
+    // Most lines get a plausible shape so that both outcomes are common.
+    if (rnd(3) !== 0) line = ['X-Test', 'a', 'Content-Type'][rnd(3)] + ':' + (rnd(2) ? ' ' : '') + line;
+    line += '\r\n';
+    if (line.slice(0, -2).includes('\r\n')) continue; // one line at a time
+    const m = GRAMMAR.exec(line);
+    const log = new Log(false);
+    const p = new ResponseParser(log);
+    const input = Buffer.from(`HTTP/1.1 200 OK\r\n${line}Content-Length: 0\r\n\r\n`, 'latin1');
+    let got: string[] | undefined;
+    try {
+      p.execute(input);
+      got = (log.events[0] as Ev)[3] as string[];
+    } catch (err) {
+      assert.ok(err instanceof ResponseParseError, `${JSON.stringify(line)}: ${(err as Error).message}`);
+      got = undefined;
+    }
+    if (m === null) {
+      assert.equal(got, undefined, `refused by the grammar, accepted by the parser: ${JSON.stringify(line)}`);
+      continue;
+    }
+    accepted++;
+    const value = m[2]!.replace(/[ \t]+$/, '');
+    assert.deepEqual(got?.slice(0, 2), [m[1], value], JSON.stringify(line));
+  }
+  assert.ok(accepted > 1000 && accepted < 4000, `both outcomes are exercised (${accepted} accepted)`);
+});

@@ -17,6 +17,17 @@ import type { Readable } from 'node:stream';
 type Handle = (req: IncomingMessage, res: ServerResponse) => void;
 type Listener = (this: H2Response) => void;
 
+/** The response of a stream, for the stream's listeners (shared functions, no closure per stream). */
+const kResponse = Symbol('gangplank.h2response');
+type Stream = ServerHttp2Stream & { [kResponse]?: H2Response };
+
+function onStreamClose(this: Stream): void {
+  this[kResponse]?.closed();
+}
+
+/** A stream reset by the client surfaces as an error event: 'close' follows and says it all. */
+function ignore(): void {}
+
 /** Serves one stream, or returns false to leave it to the compatibility layer. */
 export function serveStream(handle: Handle, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): boolean {
   const method = headers[':method'];
@@ -84,6 +95,15 @@ const FORBIDDEN: Record<string, 1 | undefined> = Object.assign(Object.create(nul
   upgrade: 1,
 } as const);
 
+/** Adds a field to an HTTP/2 header object: lower-case name, connection-specific fields left out, repeats joined in a list. */
+function addHeader(out: OutgoingHttpHeaders, name: string, value: string | number | string[]): void {
+  const n = name.toLowerCase();
+  if (FORBIDDEN[n] === 1) return;
+  const prev = out[n];
+  if (prev === undefined) out[n] = value;
+  else out[n] = ([] as (string | number)[]).concat(prev as string | number | string[], value).map(String);
+}
+
 /** The response as ProxyHandler and its exchanges write it, over the core stream API. */
 class H2Response {
   shouldKeepAlive = true;
@@ -99,12 +119,16 @@ class H2Response {
     private readonly req: H2Request,
   ) {
     this.head = req.method === 'HEAD';
-    stream.once('close', () => {
-      const ls = this.closeListeners;
-      if (ls !== undefined) for (const fn of ls) fn.call(this);
-    });
-    // A stream reset by the client surfaces as an error event: 'close' follows and says it all.
-    stream.on('error', () => undefined);
+    (stream as Stream)[kResponse] = this;
+    stream.on('close', onStreamClose);
+    stream.on('error', ignore);
+  }
+
+  /** The stream closed (once): the handler's close listeners run. */
+  closed(): void {
+    const ls = this.closeListeners;
+    this.closeListeners = undefined;
+    if (ls !== undefined) for (const fn of ls) fn.call(this);
   }
 
   on(event: string, fn: Listener): this {
@@ -139,17 +163,10 @@ class H2Response {
     if (this.headersSent) throw new Error('headers already sent');
     this.statusCode = status;
     const out: OutgoingHttpHeaders = { ':status': status };
-    const add = (name: string, value: string | number | string[]) => {
-      const n = name.toLowerCase();
-      if (FORBIDDEN[n] === 1) return;
-      const prev = out[n];
-      if (prev === undefined) out[n] = value;
-      else out[n] = ([] as (string | number)[]).concat(prev as string | number | string[], value).map(String);
-    };
-    if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) add(headers[i]!, headers[i + 1]!);
-    else if (headers !== undefined) for (const k of Object.keys(headers)) add(k, headers[k] as string | number | string[]);
-    if (this.pending !== undefined) for (const k of Object.keys(this.pending)) add(k, this.pending[k] as string | number | string[]);
-    if (ending && this.trailers !== undefined) for (const k of Object.keys(this.trailers)) add(k, this.trailers[k] as string | number | string[]);
+    if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) addHeader(out, headers[i]!, headers[i + 1]!);
+    else if (headers !== undefined) for (const k of Object.keys(headers)) addHeader(out, k, headers[k] as string | number | string[]);
+    if (this.pending !== undefined) for (const k of Object.keys(this.pending)) addHeader(out, k, this.pending[k] as string | number | string[]);
+    if (ending && this.trailers !== undefined) for (const k of Object.keys(this.trailers)) addHeader(out, k, this.trailers[k] as string | number | string[]);
     this.headersSent = true;
     const s = this.stream;
     if (s.destroyed || s.closed) return this;

@@ -13,6 +13,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { scanFields } from './fields.js';
 
 /** What the fast path needs from its entrypoint. */
 export interface FastPathOptions {
@@ -30,8 +31,6 @@ export interface FastPathOptions {
 
 // A request line: method token, origin-form target of visible ASCII, HTTP/1.0 or 1.1.
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\/[!-~]*) HTTP\/1\.([01])\r\n/y;
-// One header line; the same grammar as the response parser's (src/proxy/h1parse.ts).
-const FIELD = /([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*)\r\n/y;
 const MAX_FIELDS = 100;
 const METHODS: Record<string, 1 | undefined> = Object.assign(Object.create(null) as Record<string, 1 | undefined>, {
   GET: 1, HEAD: 1, POST: 1, PUT: 1, DELETE: 1, OPTIONS: 1, PATCH: 1, TRACE: 1,
@@ -54,25 +53,22 @@ export function parsePlainHead(text: string): Head | undefined {
   // Methods Node's parser knows; any other token is Node's server's to refuse, as it always did.
   if (METHODS[line[1]!] !== 1) return undefined;
   const minor = line[3] === '1' ? 1 : 0;
+  // Header lines with the response parser's grammar (src/proxy/fields.ts); more than MAX_FIELDS
+  // or anything else is Node's server's.
   const rawHeaders: string[] = [];
+  if (scanFields(text, REQUEST_LINE.lastIndex, rawHeaders, MAX_FIELDS) < text.length) return undefined;
   let connection: string | undefined;
-  FIELD.lastIndex = REQUEST_LINE.lastIndex;
-  while (FIELD.lastIndex < text.length) {
-    const m = FIELD.exec(text);
-    if (m === null || rawHeaders.length >= MAX_FIELDS * 2) return undefined;
-    const name = m[1]!;
-    let value = m[2]!;
-    const last = value.charCodeAt(value.length - 1);
-    if (last === 32 || last === 9) value = value.trimEnd();
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
     const n = name.length;
     if (n === 6 || n === 7 || n === 10 || n === 14 || n === 17) {
       const lower = name.toLowerCase();
+      const value = rawHeaders[i + 1]!;
       // A body, a protocol switch or a 100-continue dance: Node's server does those.
       if (lower === 'transfer-encoding' || lower === 'upgrade' || lower === 'expect') return undefined;
       if (lower === 'content-length' && value !== '0') return undefined;
       if (lower === 'connection') connection = connection === undefined ? value : connection + ',' + value;
     }
-    rawHeaders.push(name, value);
   }
   const tokens = connection === undefined ? '' : connection.toLowerCase();
   const keepAlive = minor === 1 ? !tokens.includes('close') : tokens.includes('keep-alive') && !tokens.includes('close');
@@ -275,6 +271,9 @@ class FastResponse {
   headersSent = false;
   statusCode = 200;
   private head: string | undefined;
+  /** While writeHead runs: what the fields said (see field). */
+  private sized = false;
+  private dated = false;
   private chunked = false;
   private bodyless: boolean;
   private readonly http10: boolean;
@@ -330,34 +329,13 @@ class FastResponse {
     const headers = typeof reasonOrHeaders === 'string' ? maybeHeaders : reasonOrHeaders;
     this.statusCode = status;
     let h = 'HTTP/1.1 ' + status + ' ' + reason + '\r\n';
-    let sized = false;
-    let date = false;
-    const add = (name: string, value: string | number) => {
-      const v = String(value);
-      if (/[\r\n]/.test(v)) throw new Error(`invalid character in response header ${name}`);
-      const n = name.length;
-      if (n === 14 || n === 10 || n === 4 || n === 17) {
-        const lower = name.toLowerCase();
-        if (lower === 'content-length') sized = true;
-        else if (lower === 'date') date = true;
-        else if (lower === 'connection') {
-          if (v.toLowerCase().includes('close')) this.shouldKeepAlive = false;
-          return; // written below, from shouldKeepAlive
-        } else if (lower === 'transfer-encoding') return; // framing is ours
-      }
-      h += name + ': ' + v + '\r\n';
-    };
-    if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) add(headers[i]!, headers[i + 1]!);
-    else if (headers !== undefined) for (const k of Object.keys(headers)) {
-      const v = headers[k]!;
-      if (Array.isArray(v)) for (const x of v) add(k, x);
-      else add(k, v);
-    }
-    if (this.pending !== undefined) for (const k of Object.keys(this.pending)) {
-      const v = this.pending[k]!;
-      if (Array.isArray(v)) for (const x of v) add(k, x);
-      else add(k, v);
-    }
+    this.sized = false;
+    this.dated = false;
+    if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) h += this.field(headers[i]!, headers[i + 1]!);
+    else if (headers !== undefined) h += this.fields(headers);
+    if (this.pending !== undefined) h += this.fields(this.pending);
+    const sized = this.sized;
+    const date = this.dated;
     if (status === 204 || status === 304 || status < 200) this.bodyless = true;
     else if (!sized && !this.bodyless) {
       // HTTP/1.0 has no chunked coding: an unsized body ends when the connection does.
@@ -374,6 +352,33 @@ class FastResponse {
     this.head = h;
     this.headersSent = true;
     return this;
+  }
+
+  private fields(headers: Record<string, string | number | string[]>): string {
+    let h = '';
+    for (const k of Object.keys(headers)) {
+      const v = headers[k]!;
+      if (Array.isArray(v)) for (const x of v) h += this.field(k, x);
+      else h += this.field(k, v);
+    }
+    return h;
+  }
+
+  /** One header line to write, or '' for the fields the framing decides (noted in sized/dated/shouldKeepAlive). */
+  private field(name: string, value: string | number): string {
+    const v = typeof value === 'string' ? value : String(value);
+    if (v.indexOf('\r') >= 0 || v.indexOf('\n') >= 0) throw new Error(`invalid character in response header ${name}`);
+    const n = name.length;
+    if (n === 14 || n === 10 || n === 4 || n === 17) {
+      const lower = name.toLowerCase();
+      if (lower === 'content-length') this.sized = true;
+      else if (lower === 'date') this.dated = true;
+      else if (lower === 'connection') {
+        if (v.toLowerCase().includes('close')) this.shouldKeepAlive = false;
+        return ''; // written by writeHead, from shouldKeepAlive
+      } else if (lower === 'transfer-encoding') return ''; // framing is ours
+    }
+    return name + ': ' + v + '\r\n';
   }
 
   write(chunk: Buffer | string): boolean {
@@ -408,9 +413,20 @@ class FastResponse {
   /** One socket write for head + body piece (+ the chunked terminator when it is the last). */
   private out(body: Buffer | undefined, last: boolean): boolean {
     const s = this.conn.socket;
+    const head = this.head;
+    if (head !== undefined && !this.chunked && body !== undefined && body.length < COPY_LIMIT && !this.bodyless) {
+      // The usual small sized response: head and body in one buffer, one copy each.
+      this.head = undefined;
+      if (s.destroyed) return false;
+      const hl = head.length;
+      const b = Buffer.allocUnsafe(hl + body.length);
+      b.write(head, 0, hl, 'latin1');
+      body.copy(b, hl);
+      return s.write(b);
+    }
     const parts: Buffer[] = [];
-    if (this.head !== undefined) {
-      parts.push(Buffer.from(this.head, 'latin1'));
+    if (head !== undefined) {
+      parts.push(Buffer.from(head, 'latin1'));
       this.head = undefined;
     }
     if (body !== undefined && body.length > 0 && !this.bodyless) {

@@ -8,6 +8,7 @@
  * It calls its sink synchronously from `execute` and allocates only what the sink receives:
  * the head is decoded once as latin1, body bytes are sub-views of the input.
  */
+import { scanFields, TCHAR } from './fields.js';
 
 /** Where parsed pieces go. `onBody` returning false asks the caller to pause its input. */
 export interface ResponseSink {
@@ -40,10 +41,6 @@ const enum State {
   UntilClose,
   Done,
 }
-
-// Token characters of a header name (RFC 9110 5.6.2).
-const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
 
 function isToken(s: string): boolean {
   if (s.length === 0) return false;
@@ -368,36 +365,11 @@ export class ResponseParser {
   }
 }
 
-/**
- * `name: value` lines from `from` to the end of `text` (which ends with CRLF); flat list. Each
- * line: a token name, a colon, the value between optional spaces and tabs; the value holds no
- * control characters but tab (RFC 9110 5.5: no NUL, bare CR or LF, no DEL). Scanned by character
- * code rather than with a regular expression, whose match arrays were the largest allocation
- * per proxied request.
- */
+/** `name: value` lines from `from` to the end of `text` (which ends with CRLF); flat list. */
 function parseFields(text: string, from: number): string[] {
   const out: string[] = [];
-  const len = text.length;
-  let at = from;
-  while (at < len) {
-    let i = at;
-    let c = text.charCodeAt(i);
-    while (c < 128 && TCHAR[c] === 1) c = text.charCodeAt(++i);
-    if (i === at || c !== 58) throw new ResponseParseError(fieldError(text, at)); // ':'
-    const name = text.slice(at, i);
-    c = text.charCodeAt(++i);
-    while (c === 32 || c === 9) c = text.charCodeAt(++i);
-    const vs = i;
-    while ((c >= 32 && c !== 127) || c === 9) c = text.charCodeAt(++i);
-    if (c !== 13 || text.charCodeAt(i + 1) !== 10) throw new ResponseParseError(fieldError(text, at));
-    // Trailing spaces and tabs are not part of the value. Not trimEnd(): that would also strip
-    // obs-text such as \xa0, which is part of the value.
-    let e = i;
-    c = text.charCodeAt(e - 1);
-    while (e > vs && (c === 32 || c === 9)) c = text.charCodeAt(--e - 1);
-    out.push(name, text.slice(vs, e));
-    at = i + 2;
-  }
+  const stop = scanFields(text, from, out);
+  if (stop < text.length) throw new ResponseParseError(fieldError(text, stop));
   return out;
 }
 

@@ -137,6 +137,15 @@ describe('parsePlainHead: accepted heads', () => {
       keepAlive: true,
     },
     {
+      name: 'values: surrounding spaces and tabs dropped, obs-text kept (also at the end), empty values kept',
+      head: H(['GET / HTTP/1.1', 'Host:a.test', 'X-A: \t spaced \t ', 'X-Latin: caf\xe9\xa0', 'X-Empty:', 'X-Blank:  \t']),
+      method: 'GET',
+      url: '/',
+      minor: 1,
+      rawHeaders: ['Host', 'a.test', 'X-A', 'spaced', 'X-Latin', 'caf\xe9\xa0', 'X-Empty', '', 'X-Blank', ''],
+      keepAlive: true,
+    },
+    {
       name: 'exactly 100 fields',
       head: H(['GET / HTTP/1.1', ...Array.from({ length: 100 }, (_, i) => `X-${i}: ${i}`)]),
       method: 'GET',

@@ -1,0 +1,43 @@
+/**
+ * HTTP/1.1 header lines, as both the request fast path (src/proxy/fast.ts) and the response
+ * parser (src/proxy/h1parse.ts) read them: a token name, a colon, the value between optional
+ * spaces and tabs, CRLF. The value holds no control characters but tab (RFC 9110 5.5: no NUL,
+ * bare CR or LF, no DEL); obs-text (0x80-0xff) is part of it. Scanned by character code: the
+ * regular expression this replaced allocated a match array per line, the largest allocation per
+ * proxied request.
+ */
+
+/** Token characters (RFC 9110 5.6.2), by character code below 128. */
+export const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
+
+/**
+ * Appends `name, value` pairs of the lines from `from` to the end of `text` (which ends with
+ * CRLF) to `out`, at most `maxPairs` pairs in all. Returns `text.length` when every line was
+ * read, else where the first line that is not a valid field (or the first one over the limit)
+ * starts. Trailing spaces and tabs are not part of a value (not trimEnd(): that would also strip
+ * obs-text such as \xa0).
+ */
+export function scanFields(text: string, from: number, out: string[], maxPairs = Infinity): number {
+  const len = text.length;
+  let at = from;
+  while (at < len) {
+    if (out.length >= maxPairs * 2) return at;
+    let i = at;
+    let c = text.charCodeAt(i);
+    while (c < 128 && TCHAR[c] === 1) c = text.charCodeAt(++i);
+    if (i === at || c !== 58) return at; // ':'
+    const name = text.slice(at, i);
+    c = text.charCodeAt(++i);
+    while (c === 32 || c === 9) c = text.charCodeAt(++i);
+    const vs = i;
+    while ((c >= 32 && c !== 127) || c === 9) c = text.charCodeAt(++i);
+    if (c !== 13 || text.charCodeAt(i + 1) !== 10) return at;
+    let e = i;
+    c = text.charCodeAt(e - 1);
+    while (e > vs && (c === 32 || c === 9)) c = text.charCodeAt(--e - 1);
+    out.push(name, text.slice(vs, e));
+    at = i + 2;
+  }
+  return at;
+}

@@ -90,7 +90,11 @@ function httpDate(): string {
 /** Accepts connections for the fast path. */
 export class FastPath {
   readonly conns = new Set<FastConn>();
-  constructor(readonly o: FastPathOptions) {}
+  /** The end of a keep-alive response head (the same for every response). */
+  readonly keepAliveLines: string;
+  constructor(readonly o: FastPathOptions) {
+    this.keepAliveLines = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(o.keepAliveMs / 1000)}\r\n\r\n`;
+  }
 
   connection(socket: Socket): void {
     const c = new FastConn(this, socket);
@@ -328,12 +332,13 @@ class FastResponse {
     const reason = typeof reasonOrHeaders === 'string' ? reasonOrHeaders : (STATUS_CODES[status] ?? 'unknown');
     const headers = typeof reasonOrHeaders === 'string' ? maybeHeaders : reasonOrHeaders;
     this.statusCode = status;
-    let h = 'HTTP/1.1 ' + status + ' ' + reason + '\r\n';
+    // The pieces are joined once (concatenating them one by one made a string per piece).
+    const h: string[] = ['HTTP/1.1 ', String(status), ' ', reason, '\r\n'];
     this.sized = false;
     this.dated = false;
-    if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) h += this.field(headers[i]!, headers[i + 1]!);
-    else if (headers !== undefined) h += this.fields(headers);
-    if (this.pending !== undefined) h += this.fields(this.pending);
+    if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) this.field(h, headers[i]!, headers[i + 1]!);
+    else if (headers !== undefined) this.fields(h, headers);
+    if (this.pending !== undefined) this.fields(h, this.pending);
     const sized = this.sized;
     const date = this.dated;
     if (status === 204 || status === 304 || status < 200) this.bodyless = true;
@@ -342,30 +347,28 @@ class FastResponse {
       if (this.http10) this.shouldKeepAlive = false;
       else {
         this.chunked = true;
-        h += 'transfer-encoding: chunked\r\n';
+        h.push('transfer-encoding: chunked\r\n');
       }
     }
     // A stop that began while this request was in flight: tell the client not to reuse the connection.
     if (this.shouldKeepAlive && this.conn.fp.o.stopping()) this.shouldKeepAlive = false;
-    if (!date) h += 'date: ' + httpDate() + '\r\n';
-    h += this.shouldKeepAlive ? `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(this.conn.fp.o.keepAliveMs / 1000)}\r\n\r\n` : 'connection: close\r\n\r\n';
-    this.head = h;
+    if (!date) h.push('date: ', httpDate(), '\r\n');
+    h.push(this.shouldKeepAlive ? this.conn.fp.keepAliveLines : 'connection: close\r\n\r\n');
+    this.head = h.join('');
     this.headersSent = true;
     return this;
   }
 
-  private fields(headers: Record<string, string | number | string[]>): string {
-    let h = '';
+  private fields(h: string[], headers: Record<string, string | number | string[]>): void {
     for (const k of Object.keys(headers)) {
       const v = headers[k]!;
-      if (Array.isArray(v)) for (const x of v) h += this.field(k, x);
-      else h += this.field(k, v);
+      if (Array.isArray(v)) for (const x of v) this.field(h, k, x);
+      else this.field(h, k, v);
     }
-    return h;
   }
 
-  /** One header line to write, or '' for the fields the framing decides (noted in sized/dated/shouldKeepAlive). */
-  private field(name: string, value: string | number): string {
+  /** Adds one header line to `h`, except the fields the framing decides (noted in sized/dated/shouldKeepAlive). */
+  private field(h: string[], name: string, value: string | number): void {
     const v = typeof value === 'string' ? value : String(value);
     if (v.indexOf('\r') >= 0 || v.indexOf('\n') >= 0) throw new Error(`invalid character in response header ${name}`);
     const n = name.length;
@@ -375,10 +378,10 @@ class FastResponse {
       else if (lower === 'date') this.dated = true;
       else if (lower === 'connection') {
         if (v.toLowerCase().includes('close')) this.shouldKeepAlive = false;
-        return ''; // written by writeHead, from shouldKeepAlive
-      } else if (lower === 'transfer-encoding') return ''; // framing is ours
+        return; // written by writeHead, from shouldKeepAlive
+      } else if (lower === 'transfer-encoding') return; // framing is ours
     }
-    return name + ': ' + v + '\r\n';
+    h.push(name, ': ', v, '\r\n');
   }
 
   write(chunk: Buffer | string): boolean {

@@ -293,8 +293,9 @@ class Conn implements ResponseSink {
     const req = this.req!;
     const s = this.socket;
     this.arm(this.pool.o.headersMs);
-    let head = req.method + ' ' + req.path + ' HTTP/1.1\r\n';
+    // The pieces are joined once (concatenating them one by one made a string per piece).
     const h = req.headers;
+    const parts: string[] = [req.method, ' ', req.path, ' HTTP/1.1\r\n'];
     let sized = false;
     for (let i = 0; i < h.length; i += 2) {
       const n = h[i]!;
@@ -305,8 +306,9 @@ class Conn implements ResponseSink {
         return;
       }
       if (n.length === 14 && n.toLowerCase() === 'content-length') sized = true;
-      head += n + ': ' + v + '\r\n';
+      parts.push(n, ': ', v, '\r\n');
     }
+    const head = parts.join('');
     const body = req.body;
     if (body === null) {
       s.write(head + '\r\n', 'latin1');

@@ -10,15 +10,16 @@
  * had just accepted it. So unusual, malformed and hostile input meets exactly the parser and the
  * limits it met before; this code only has to recognise the plain case, strictly.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { scanFields } from './fields.js';
+import type { ProxyResponse } from './handler.js';
 
 /** What the fast path needs from its entrypoint. */
 export interface FastPathOptions {
   /** Serves one request (ProxyHandler.handle). */
-  handle: (req: IncomingMessage, res: ServerResponse) => void;
+  handle: (req: IncomingMessage, res: ProxyResponse) => void;
   /** Node's server that takes over whatever the fast path does not serve. */
   fallback: Server;
   keepAliveMs: number;
@@ -181,7 +182,7 @@ class FastConn {
     const req = new FastRequest(head, this.socket);
     const res = new FastResponse(this, req, head.keepAlive);
     this.res = res;
-    this.fp.o.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+    this.fp.o.handle(req as unknown as IncomingMessage, res);
   }
 
   /** The response is out: the next request, or close. */
@@ -266,11 +267,11 @@ class FastRequest {
 }
 
 /**
- * The response as ProxyHandler and its exchanges write it (the parts of ServerResponse they use).
+ * The response as ProxyHandler and its exchanges write it (see ProxyResponse).
  * The head goes out with the first body bytes in one write; without a Content-Length the body is
  * chunked; 'close' is emitted after the end, on the next tick, as Node's response does.
  */
-class FastResponse {
+class FastResponse implements ProxyResponse {
   shouldKeepAlive: boolean;
   headersSent = false;
   statusCode = 200;

@@ -3,12 +3,12 @@
  * HTTP/2 (Host becomes :authority, `te: trailers` kept for gRPC), body and response streamed with
  * backpressure, trailers (grpc-status) passed through.
  */
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { UpstreamEndpoint } from '../controllers/routes/types.js';
 import { isConnectFailure, statusForUpstreamError, upstreamErrorKind } from './errors.js';
-import { logAccess, type ProxyHandler, type Routed } from './handler.js';
+import { logAccess, type ProxyHandler, type ProxyResponse, type Routed } from './handler.js';
 import { isHopByHop } from './headers.js';
 
 export class H2Exchange {
@@ -23,7 +23,7 @@ export class H2Exchange {
   constructor(
     private readonly h: ProxyHandler,
     private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    private readonly res: ProxyResponse,
     private readonly r: Routed,
     private ep: UpstreamEndpoint,
     /** Flat upstream headers as built for HTTP/1.1 (host included). */

@@ -10,11 +10,12 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { constants } from 'node:http2';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { ProxyResponse } from './handler.js';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 
-type Handle = (req: IncomingMessage, res: ServerResponse) => void;
+type Handle = (req: IncomingMessage, res: ProxyResponse) => void;
 type Listener = (this: H2Response) => void;
 
 /** The response of a stream, for the stream's listeners (shared functions, no closure per stream). */
@@ -34,7 +35,7 @@ export function serveStream(handle: Handle, stream: ServerHttp2Stream, headers: 
   if (method === 'CONNECT' || headers.expect !== undefined) return false;
   const req = new H2Request(stream, headers, rawHeaders);
   const res = new H2Response(stream, req);
-  handle(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+  handle(req as unknown as IncomingMessage, res);
   return true;
 }
 
@@ -105,7 +106,7 @@ function addHeader(out: OutgoingHttpHeaders, name: string, value: string | numbe
 }
 
 /** The response as ProxyHandler and its exchanges write it, over the core stream API. */
-class H2Response {
+class H2Response implements ProxyResponse {
   shouldKeepAlive = true;
   headersSent = false;
   statusCode = 200;

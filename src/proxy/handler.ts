@@ -5,7 +5,7 @@
  * One `Exchange` object per request is both the request state and the undici dispatch handler:
  * response bytes go straight from the upstream parser into the client response, no closures.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { BlockList, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -48,6 +48,29 @@ export interface HandlerOptions {
   misdirected?: (req: IncomingMessage, host: string) => boolean;
 }
 
+/**
+ * What ProxyHandler and its exchanges use of a response. Node's ProxyResponse has it, and so do
+ * the light responses of the HTTP/1.1 fast path (fast.ts) and of HTTP/2 streams (h2fast.ts).
+ */
+/** Response fields as the proxy passes them: a flat [name, value, ...] list or a record. */
+export type ResponseHeaders = string[] | Record<string, string | number | string[]>;
+
+export interface ProxyResponse {
+  statusCode: number;
+  readonly headersSent: boolean;
+  shouldKeepAlive: boolean;
+  setHeader(name: string, value: string | string[]): unknown;
+  getHeader(name: string): string | string[] | number | undefined;
+  writeHead(status: number, headers?: ResponseHeaders): unknown;
+  writeHead(status: number, reason: string, headers?: ResponseHeaders): unknown;
+  write(chunk: Buffer | string): boolean;
+  end(chunk?: Buffer | string): unknown;
+  addTrailers(trailers: [string, string][] | Record<string, string>): void;
+  destroy(err?: Error): unknown;
+  on(event: 'close' | 'drain', listener: (this: ProxyResponse) => void): unknown;
+  once(event: 'close' | 'drain', listener: (this: ProxyResponse) => void): unknown;
+}
+
 /** Answers HTTP-01 challenges: the key authorization for a token, or undefined. */
 export type AcmeResponder = (token: string) => string | undefined;
 
@@ -64,7 +87,7 @@ const kPeer = Symbol('gangplank.peer');
 const kExchange = Symbol('gangplank.exchange');
 
 type PeerSocket = Socket & { [kPeer]?: Peer };
-type ExRes = ServerResponse & { [kExchange]?: Exchange };
+type ExRes = ProxyResponse & { [kExchange]?: Exchange };
 
 export function peerOf(sock: Socket, trusted: BlockList): Peer {
   const s = sock as PeerSocket;
@@ -107,7 +130,7 @@ export class ProxyHandler {
   /** Set by the data plane on the web entrypoint; consulted before routing. */
   acme: AcmeResponder | undefined;
   private readonly facts: RequestFacts = newFacts();
-  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly handle: (req: IncomingMessage, res: ProxyResponse) => void;
 
   constructor(readonly o: HandlerOptions) {
     this.handle = (req, res) => this.onRequest(req, res);
@@ -169,7 +192,7 @@ export class ProxyHandler {
     return { ep, setCookie: ep === undefined ? undefined : this.o.balancer.cookieValue(ep.origin) };
   }
 
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+  private onRequest(req: IncomingMessage, res: ProxyResponse): void {
     const start = performance.now();
     if (this.acme !== undefined && this.answerAcme(req, res, start)) return;
     const facts = this.facts;
@@ -200,7 +223,7 @@ export class ProxyHandler {
   }
 
   /** HTTP-01: answers a challenge the responder knows; false lets the request route normally. */
-  private answerAcme(req: IncomingMessage, res: ServerResponse, start: number): boolean {
+  private answerAcme(req: IncomingMessage, res: ProxyResponse, start: number): boolean {
     const url = req.url;
     if (url === undefined || !url.startsWith(ACME_PREFIX) || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
     const token = url.slice(ACME_PREFIX.length);
@@ -214,7 +237,7 @@ export class ProxyHandler {
   }
 
   /** Answers a request the proxy will not forward, with a plain-text reason. */
-  refuse(req: IncomingMessage, res: ServerResponse, r: Refusal, start: number, routed?: Routed): void {
+  refuse(req: IncomingMessage, res: ProxyResponse, r: Refusal, start: number, routed?: Routed): void {
     const body = r.message + '\n';
     const headers: Record<string, string | number> = {
       'content-type': 'text/plain; charset=utf-8',
@@ -314,7 +337,7 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
   constructor(
     private readonly h: ProxyHandler,
     private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    private readonly res: ProxyResponse,
     private readonly r: Routed,
     private ep: UpstreamEndpoint,
     private readonly headers: string[],

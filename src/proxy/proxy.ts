@@ -2,7 +2,7 @@
  * An entrypoint: plain HTTP/1.1 (web), or TLS with HTTP/2 and HTTP/1.1 by ALPN (websecure), with
  * strict parsing and client-side limits, serving the current route table through ProxyHandler.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2Session, type IncomingHttpHeaders, type SecureServerOptions, type ServerHttp2Stream } from 'node:http2';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { BlockList, createServer as createNetServer, isIPv6, type Server as NetServer, type Socket } from 'node:net';
@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { RouteTable } from '../controllers/routes/types.js';
 import type { Component } from '../runtime/lifecycle.js';
 import { Balancer } from './balancer.js';
-import { ProxyHandler, type AcmeResponder } from './handler.js';
+import { ProxyHandler, type AcmeResponder, type ProxyResponse } from './handler.js';
 import { SERVER_TLS_OPTIONS } from '../tls/options.js';
 import { canonicalName } from '../tls/match.js';
 import { entrypointMetrics, type EntrypointMetrics, type ProxyMetrics } from './metrics.js';
@@ -212,8 +212,10 @@ export class HttpProxy implements Component {
       const server = createSecureServer(opts);
       // HTTP/1.1 over TLS (and what the HTTP/2 core path leaves to the compatibility layer).
       server.on('request', (req, res) => {
-        if (this.stopping && req.httpVersionMajor === 1) (res as unknown as ServerResponse).shouldKeepAlive = false;
-        handle(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+        // HTTP/1.1's ServerResponse, or the compatibility layer's Http2ServerResponse (CONNECT, Expect).
+        const r = res as unknown as ProxyResponse;
+        if (this.stopping && req.httpVersionMajor === 1) r.shouldKeepAlive = false;
+        handle(req as unknown as IncomingMessage, r);
       });
       // A 'request' listener makes Node add its compatibility 'stream' listener: it stays for
       // CONNECT and Expect; every other HTTP/2 stream is served on the core API (h2fast.ts).

@@ -276,9 +276,6 @@ class FastResponse implements ProxyResponse {
   headersSent = false;
   statusCode = 200;
   private head: string | undefined;
-  /** While writeHead runs: what the fields said (see field). */
-  private sized = false;
-  private dated = false;
   private chunked = false;
   private bodyless: boolean;
   private readonly http10: boolean;
@@ -335,13 +332,12 @@ class FastResponse implements ProxyResponse {
     this.statusCode = status;
     // The pieces are joined once (concatenating them one by one made a string per piece).
     const h: string[] = ['HTTP/1.1 ', String(status), ' ', reason, '\r\n'];
-    this.sized = false;
-    this.dated = false;
-    if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) this.field(h, headers[i]!, headers[i + 1]!);
-    else if (headers !== undefined) this.fields(h, headers);
-    if (this.pending !== undefined) this.fields(h, this.pending);
-    const sized = this.sized;
-    const date = this.dated;
+    let seen = 0;
+    if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) seen |= this.field(h, headers[i]!, headers[i + 1]!);
+    else if (headers !== undefined) seen |= this.fields(h, headers);
+    if (this.pending !== undefined) seen |= this.fields(h, this.pending);
+    const sized = (seen & SIZED) !== 0;
+    const date = (seen & DATED) !== 0;
     if (status === 204 || status === 304 || status < 200) this.bodyless = true;
     else if (!sized && !this.bodyless) {
       // HTTP/1.0 has no chunked coding: an unsized body ends when the connection does.
@@ -360,29 +356,36 @@ class FastResponse implements ProxyResponse {
     return this;
   }
 
-  private fields(h: string[], headers: Record<string, string | number | string[]>): void {
+  private fields(h: string[], headers: Record<string, string | number | string[]>): number {
+    let seen = 0;
     for (const k of Object.keys(headers)) {
       const v = headers[k]!;
-      if (Array.isArray(v)) for (const x of v) this.field(h, k, x);
-      else this.field(h, k, v);
+      if (Array.isArray(v)) for (const x of v) seen |= this.field(h, k, x);
+      else seen |= this.field(h, k, v);
     }
+    return seen;
   }
 
-  /** Adds one header line to `h`, except the fields the framing decides (noted in sized/dated/shouldKeepAlive). */
-  private field(h: string[], name: string, value: string | number): void {
+  /**
+   * Adds one header line to `h`, except the fields the framing decides; says whether it was a
+   * Content-Length (SIZED) or a Date (DATED). Connection only sets shouldKeepAlive.
+   */
+  private field(h: string[], name: string, value: string | number): number {
     const v = typeof value === 'string' ? value : String(value);
     if (v.indexOf('\r') >= 0 || v.indexOf('\n') >= 0) throw new Error(`invalid character in response header ${name}`);
+    let seen = 0;
     const n = name.length;
     if (n === 14 || n === 10 || n === 4 || n === 17) {
       const lower = name.toLowerCase();
-      if (lower === 'content-length') this.sized = true;
-      else if (lower === 'date') this.dated = true;
+      if (lower === 'content-length') seen = SIZED;
+      else if (lower === 'date') seen = DATED;
       else if (lower === 'connection') {
         if (v.toLowerCase().includes('close')) this.shouldKeepAlive = false;
-        return; // written by writeHead, from shouldKeepAlive
-      } else if (lower === 'transfer-encoding') return; // framing is ours
+        return 0; // written by writeHead, from shouldKeepAlive
+      } else if (lower === 'transfer-encoding') return 0; // framing is ours
     }
     h.push(name, ': ', v, '\r\n');
+    return seen;
   }
 
   write(chunk: Buffer | string): boolean {
@@ -464,5 +467,8 @@ class FastResponse implements ProxyResponse {
 }
 
 const CRLF = Buffer.from('\r\n', 'latin1');
+/** What FastResponse.field saw among the fields it wrote. */
+const SIZED = 1;
+const DATED = 2;
 /** Below this, head and body piece are joined into one buffer (cheaper than a writev); above, written together uncopied. */
 const COPY_LIMIT = 16 * 1024;

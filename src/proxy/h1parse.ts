@@ -117,10 +117,8 @@ export class ResponseParser {
           break;
         }
         case State.Length: {
-          const n = Math.min(this.remaining, data.length - at);
-          const chunk = data.subarray(at, at + n);
-          at += n;
-          this.remaining -= n;
+          const chunk = this.take(data, at);
+          at += chunk.length;
           if (this.remaining === 0) this.state = State.Done;
           const more = this.sink.onBody(chunk);
           if (this.state === State.Done) {
@@ -137,10 +135,8 @@ export class ResponseParser {
           break;
         }
         case State.ChunkData: {
-          const n = Math.min(this.remaining, data.length - at);
-          const chunk = data.subarray(at, at + n);
-          at += n;
-          this.remaining -= n;
+          const chunk = this.take(data, at);
+          at += chunk.length;
           if (this.remaining === 0) this.state = State.ChunkDataEnd;
           if (!this.sink.onBody(chunk)) return at;
           break;
@@ -186,6 +182,13 @@ export class ResponseParser {
 
   private done(): boolean {
     return this.state === State.Done;
+  }
+
+  /** The body bytes of `data` from `at` that the current length or chunk still expects (a view). */
+  private take(data: Buffer, at: number): Buffer {
+    const n = Math.min(this.remaining, data.length - at);
+    this.remaining -= n;
+    return data.subarray(at, at + n);
   }
 
   /** Collects a head or trailer block ending in an empty line; returns the index after it, or -1. */

@@ -15,6 +15,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { scanFields } from './fields.js';
 import type { ProxyResponse } from './handler.js';
+import { pushCopy, readInto } from './reads.js';
 
 /** What the fast path needs from its entrypoint. */
 export interface FastPathOptions {
@@ -118,7 +119,11 @@ class FastConn {
   private buf: Buffer | undefined;
   private res: FastResponse | undefined;
   private gone = false;
-  private readonly onData = (d: Buffer) => this.data(d);
+  /** Reads come from the shared client buffer (src/proxy/reads.ts) rather than as 'data' events. */
+  private readonly shared: boolean;
+  /** Node's server owns the connection now: reads are pushed to the socket's stream for it. */
+  private handedOver = false;
+  private readonly onData = (d: Buffer) => this.data(d, false);
 
   /** Runs while a partial head waits for its rest (see next). */
   private headTimer: NodeJS.Timeout | undefined;
@@ -133,7 +138,8 @@ class FastConn {
     // A new connection that sends nothing is handed over soon, so that Node's server applies its
     // own headers timeout (and answers 408) as it always did.
     socket.setTimeout(Math.min(1_000, fp.o.headersMs / 2));
-    socket.on('data', this.onData);
+    this.shared = readInto(socket, (n, b) => this.read(n, b));
+    if (!this.shared) socket.on('data', this.onData);
     socket.on('timeout', () => this.idleTimeout());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
@@ -144,10 +150,20 @@ class FastConn {
     });
   }
 
-  private data(d: Buffer): void {
-    this.buf = this.buf === undefined ? d : Buffer.concat([this.buf, d]);
+  /** A read from the shared buffer: `n` bytes of `b`, valid only until this returns. */
+  private read(n: number, b: Buffer): boolean {
+    if (this.handedOver) return pushCopy(this.socket, n, b);
+    if (!this.gone) this.data(b.subarray(0, n), true); // gone: read and dropped (see shut)
+    return true;
+  }
+
+  /** `shared`: `d` is a view of the shared read buffer; whatever is kept past this call is copied. */
+  private data(d: Buffer, shared: boolean): void {
+    const joined = this.buf !== undefined;
+    this.buf = joined ? Buffer.concat([this.buf!, d]) : d;
     if (this.res === undefined) this.next();
     else if (this.buf.length > this.fp.o.maxHeaderSize) this.socket.pause(); // pipelined ahead: wait
+    if (shared && !joined && this.buf !== undefined) this.buf = Buffer.from(this.buf);
   }
 
   /** Serves the next buffered request, or waits for one, or hands over. */
@@ -240,7 +256,9 @@ class FastConn {
     const rest = this.buf;
     this.buf = undefined;
     s.pause();
-    if (rest !== undefined) s.unshift(rest);
+    // A copy when it may be a view of the shared read buffer (a handover from within a read).
+    if (rest !== undefined) s.unshift(this.shared ? Buffer.from(rest) : rest);
+    this.handedOver = true;
     this.fp.o.fallback.emit('connection', s);
     s.resume();
   }

@@ -228,6 +228,33 @@ describe('fast path: plain HTTP/1.x requests', () => {
     assert.equal(c.closed, false);
   });
 
+  test('shared read buffer: a pipelined request and a partial head kept across other connections\' reads arrive intact', async () => {
+    // Every connection reads into one buffer (src/proxy/reads.ts): what a connection keeps past
+    // its read (a request pipelined behind one in flight, half a head) must be its own copy.
+    const a = client();
+    const c = client();
+    const b = client();
+    release.fn = undefined;
+    a.send('GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\nGET /pipelined-behind-slow HTTP/1.1\r\nHost: a.test\r\n\r\n');
+    await waitFor('backend holds /slow', () => release.fn);
+    c.send('GET /partial-head-of-c HTTP/1.1\r\nHo');
+    await delay(20);
+    // Other connections' reads overwrite the shared buffer many times meanwhile.
+    const n = 40;
+    for (let i = 0; i < n; i++) b.send(`GET /${'b'.repeat(60)}/${i} HTTP/1.1\r\nHost: a.test\r\nX-Filler: ${'z'.repeat(200)}\r\n\r\n`);
+    const bs = await b.responses(n);
+    assert.equal(JSON.parse(bs[n - 1]!.body).url, `/${'b'.repeat(60)}/${n - 1}`);
+    c.send('st: a.test\r\n\r\n');
+    const cs = await c.responses(1);
+    assert.equal(JSON.parse(cs[0]!.body).url, '/partial-head-of-c');
+    assert.match(c.text, FAST);
+    release.fn!();
+    const as = await a.responses(2);
+    assert.equal(as[0]!.body, 'slow');
+    assert.equal(JSON.parse(as[1]!.body).url, '/pipelined-behind-slow');
+    assert.match(a.text, FAST);
+  });
+
   test('HTTP/1.1: connection: keep-alive, keep-alive: timeout=N and a Date', async () => {
     const c = client();
     c.send('GET / HTTP/1.1\r\nHost: a.test\r\n\r\n');

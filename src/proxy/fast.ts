@@ -15,6 +15,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { scanFields } from './fields.js';
 import type { ProxyResponse } from './handler.js';
+import { DeadlineSweeper, type Expiring } from './deadlines.js';
 import { pushCopy, readInto } from './reads.js';
 
 /** What the fast path needs from its entrypoint. */
@@ -94,8 +95,14 @@ export class FastPath {
   readonly conns = new Set<FastConn>();
   /** The end of a keep-alive response head (the same for every response). */
   readonly keepAliveLines: string;
+  /** How long a new connection may stay silent before Node's server takes it (and its timeouts). */
+  readonly firstWaitMs: number;
+  /** The connections' idle deadlines (see FastConn.arm). */
+  readonly deadlines: DeadlineSweeper;
   constructor(readonly o: FastPathOptions) {
     this.keepAliveLines = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(o.keepAliveMs / 1000)}\r\n\r\n`;
+    this.firstWaitMs = Math.min(1_000, o.headersMs / 2);
+    this.deadlines = new DeadlineSweeper(this.conns, [o.keepAliveMs, this.firstWaitMs]);
   }
 
   connection(socket: Socket): void {
@@ -115,7 +122,7 @@ type Listener = (this: FastResponse) => void;
  * One client connection on the fast path: reads request heads and serves them one at a time
  * (pipelined requests wait in the buffer), until it hands the connection over or it closes.
  */
-class FastConn {
+class FastConn implements Expiring {
   private buf: Buffer | undefined;
   private res: FastResponse | undefined;
   private gone = false;
@@ -129,6 +136,12 @@ class FastConn {
   private headTimer: NodeJS.Timeout | undefined;
   /** Requests served on this connection (before the first, a quiet client is Node's server's to time out). */
   private served = 0;
+  /**
+   * The idle limit while no request is being served: `limitMs` of silence (0: none), due at
+   * `deadline` (performance.now() clock), swept by the FastPath (src/proxy/deadlines.ts).
+   */
+  private limitMs = 0;
+  private deadline = 0;
 
   constructor(
     readonly fp: FastPath,
@@ -137,10 +150,9 @@ class FastConn {
     socket.setNoDelay(true);
     // A new connection that sends nothing is handed over soon, so that Node's server applies its
     // own headers timeout (and answers 408) as it always did.
-    socket.setTimeout(Math.min(1_000, fp.o.headersMs / 2));
+    this.arm(fp.firstWaitMs);
     this.shared = readInto(socket, (n, b) => this.read(n, b));
     if (!this.shared) socket.on('data', this.onData);
-    socket.on('timeout', () => this.idleTimeout());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       this.gone = true;
@@ -175,7 +187,8 @@ class FastConn {
       // The rest of the head is on its way (a head larger than one TCP segment): wait for it, but
       // briefly and by the clock, so a client trickling bytes cannot hold the fast path; then
       // Node's server takes over with its own headers timeout.
-      this.headTimer ??= setTimeout(() => this.handOver(), Math.min(1_000, this.fp.o.headersMs / 2));
+      this.headTimer ??= setTimeout(() => this.handOver(), this.fp.firstWaitMs);
+      if (this.limitMs !== 0) this.arm(this.limitMs); // bytes came: the idle limit starts over
       return;
     }
     if (this.headTimer !== undefined) {
@@ -193,7 +206,7 @@ class FastConn {
       return;
     }
     this.buf = end + 4 === buf.length ? undefined : buf.subarray(end + 4);
-    this.socket.setTimeout(0);
+    this.limitMs = 0; // no idle limit while serving (the exchange has its own)
     this.served++;
     const req = new FastRequest(head, this.socket);
     const res = new FastResponse(this, req, head.keepAlive);
@@ -208,7 +221,7 @@ class FastConn {
       this.shut();
       return;
     }
-    this.socket.setTimeout(this.fp.o.keepAliveMs);
+    this.arm(this.fp.o.keepAliveMs);
     if (this.socket.isPaused()) this.socket.resume();
     if (this.buf !== undefined) this.next();
   }
@@ -233,8 +246,22 @@ class FastConn {
     s.destroySoon();
   }
 
+  /** The idle limit starts over: `ms` of silence from now. */
+  private arm(ms: number): void {
+    this.limitMs = ms;
+    this.deadline = performance.now() + ms;
+    this.fp.deadlines.watch();
+  }
+
+  /** From the FastPath's sweep. */
+  expireIfDue(now: number): void {
+    if (this.limitMs === 0 || now < this.deadline) return;
+    this.limitMs = 0;
+    this.idleTimeout();
+  }
+
   private idleTimeout(): void {
-    if (this.res !== undefined) return;
+    if (this.res !== undefined || this.gone) return;
     // Idle between requests: closed as Node's server would. Before the first request (or with a
     // partial head): Node's server decides, with its own timeouts.
     if (this.served > 0 && this.buf === undefined) this.socket.destroy();
@@ -250,8 +277,7 @@ class FastConn {
     if (this.gone) return;
     const s = this.socket;
     s.off('data', this.onData);
-    s.removeAllListeners('timeout');
-    s.setTimeout(0);
+    this.limitMs = 0;
     this.fp.conns.delete(this);
     const rest = this.buf;
     this.buf = undefined;

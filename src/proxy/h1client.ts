@@ -12,6 +12,7 @@
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { ResponseParser, type ResponseSink } from './h1parse.js';
+import { DeadlineSweeper, type Expiring } from './deadlines.js';
 
 /** The part of undici's DispatchHandler the proxy implements, with string raw headers. */
 export interface H1Handler {
@@ -63,27 +64,10 @@ export class H1Pool {
   /** Every open connection (for destroy and the deadline sweep). */
   readonly all = new Set<Conn>();
   /** Checks the connections' deadlines while any is open (see Conn.arm). */
-  private sweeper: NodeJS.Timeout | undefined;
-  /** How often: an eighth of the shortest limit, between 10 and 250 ms (a deadline fires at most that late). */
-  private readonly tickMs: number;
+  readonly deadlines: DeadlineSweeper;
 
   constructor(readonly o: H1PoolOptions) {
-    this.tickMs = Math.max(10, Math.min(250, Math.min(o.connectMs, o.headersMs, o.bodyIdleMs, o.keepAliveMs) / 8));
-  }
-
-  /** A connection armed a deadline: make sure someone looks. */
-  watch(): void {
-    this.sweeper ??= setInterval(() => this.sweep(), this.tickMs).unref();
-  }
-
-  private sweep(): void {
-    if (this.all.size === 0) {
-      clearInterval(this.sweeper);
-      this.sweeper = undefined;
-      return;
-    }
-    const now = performance.now();
-    for (const c of this.all) c.expireIfDue(now);
+    this.deadlines = new DeadlineSweeper(this.all, [o.connectMs, o.headersMs, o.bodyIdleMs, o.keepAliveMs]);
   }
 
   dispatch(req: H1Request, handler: H1Handler): void {
@@ -136,8 +120,7 @@ export class H1Pool {
   destroy(): void {
     this.close();
     for (const c of this.all) c.destroy();
-    if (this.sweeper !== undefined) clearInterval(this.sweeper);
-    this.sweeper = undefined;
+    this.deadlines.stop();
   }
 }
 
@@ -152,7 +135,7 @@ const CRLF = Buffer.from('\r\n', 'latin1');
 const READ_BUF = Buffer.allocUnsafe(64 * 1024);
 
 /** One connection: the response sink of its parser and the abort/resume target of its handler. */
-class Conn implements ResponseSink {
+class Conn implements ResponseSink, Expiring {
   dead = false;
   private readonly socket: Socket;
   private readonly parser: ResponseParser;
@@ -248,7 +231,7 @@ class Conn implements ResponseSink {
     this.limitMs = ms;
     if (ms === 0) return;
     this.deadline = performance.now() + ms;
-    this.pool.watch();
+    this.pool.deadlines.watch();
   }
 
   /** The backend sent something: the limit counts from now (as a socket timeout would). */

@@ -606,3 +606,42 @@ describe('fast path: a connection it is done with', () => {
     }
   });
 });
+
+describe('fast path: the idle limit between requests', () => {
+  let be: Backendsrv;
+  let p: ProxyUnderTest;
+  const KEEP_ALIVE_MS = 1_000;
+
+  before(async () => {
+    be = await startBackend('k', backendHandler([], { fn: undefined }));
+    p = await startProxy(new TestTable([route('', '/', backend('default/k:80', [endpoint(be.port)]))]), {
+      timeouts: { headersMs: 10_000, requestMs: 5_000, keepAliveMs: KEEP_ALIVE_MS },
+    });
+  });
+  after(async () => {
+    await p?.close();
+    await be?.close();
+  });
+
+  test('a keep-alive connection left idle is closed after keepAliveMs (a deadline, at most one sweep late), not before', async () => {
+    const c = new Raw(p.port);
+    try {
+      c.send('GET /one HTTP/1.1\r\nHost: k.test\r\n\r\n');
+      await c.responses(1);
+      assert.match(c.text, FAST);
+      const t0 = performance.now();
+      // A second request half-way keeps it alive: the limit starts over after each response.
+      await delay(KEEP_ALIVE_MS / 2);
+      c.send('GET /two HTTP/1.1\r\nHost: k.test\r\n\r\n');
+      await c.responses(2);
+      const t1 = performance.now();
+      await c.waitClosed(5_000);
+      const idle = performance.now() - t1;
+      assert.ok(idle >= KEEP_ALIVE_MS - 50, `closed after ${Math.round(idle)} ms idle, before the ${KEEP_ALIVE_MS} ms limit`);
+      assert.ok(idle <= KEEP_ALIVE_MS + 250 + 200, `closed ${Math.round(idle)} ms after the last response (limit ${KEEP_ALIVE_MS} ms + one sweep)`);
+      assert.ok(t1 - t0 < KEEP_ALIVE_MS, 'the second request came within the limit');
+    } finally {
+      c.destroy();
+    }
+  });
+});

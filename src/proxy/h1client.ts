@@ -291,15 +291,15 @@ class Conn implements ResponseSink, Expiring {
       if (n.length === 14 && n.toLowerCase() === 'content-length') sized = true;
       parts.push(n, ': ', v, '\r\n');
     }
-    const head = parts.join('');
     const body = req.body;
+    const chunked = body !== null && !sized;
+    // The head's end goes into the same join (appending it afterwards made a second string).
+    parts.push(chunked ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n');
+    s.write(parts.join(''), 'latin1');
     if (body === null) {
-      s.write(head + '\r\n', 'latin1');
       this.reqSent = true;
       return;
     }
-    const chunked = !sized;
-    s.write(chunked ? head + 'transfer-encoding: chunked\r\n\r\n' : head + '\r\n', 'latin1');
     const onData = (d: Buffer) => {
       if (d.length === 0) return;
       let ok: boolean;

@@ -13,7 +13,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { scanFields } from './fields.js';
+import { headEnd, scanFields } from './fields.js';
 import type { ProxyResponse } from './handler.js';
 import { DeadlineSweeper, type Expiring } from './deadlines.js';
 import { pushCopy, readInto } from './reads.js';
@@ -182,7 +182,7 @@ class FastConn implements Expiring {
   next(): void {
     const buf = this.buf;
     if (buf === undefined || this.gone) return;
-    const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
+    const end = headEnd(buf, 0);
     if (end < 0 && buf.length <= this.fp.o.maxHeaderSize) {
       // The rest of the head is on its way (a head larger than one TCP segment): wait for it, but
       // briefly and by the clock, so a client trickling bytes cannot hold the fast path; then

@@ -8,7 +8,7 @@
  * It calls its sink synchronously from `execute` and allocates only what the sink receives:
  * the head is decoded once as latin1, body bytes are sub-views of the input.
  */
-import { scanFields, TCHAR } from './fields.js';
+import { headEnd, scanFields, TCHAR } from './fields.js';
 
 /** Where parsed pieces go. `onBody` returning false asks the caller to pause its input. */
 export interface ResponseSink {
@@ -204,7 +204,7 @@ export class ResponseParser {
     let end: number;
     if (this.state === State.Trailers && buf[start] === 13 && buf[start + 1] === 10) end = start;
     else {
-      const i = buf.indexOf('\r\n\r\n', Math.max(start, carried - 3), 'latin1');
+      const i = headEnd(buf, Math.max(start, carried - 3));
       end = i < 0 ? -1 : i + 2;
     }
     if (end < 0) {

@@ -28,7 +28,7 @@ async function inNamespace(): Promise<void> {
   const run = promisify(execFile);
   const { useKube } = await import('../harness/kube.js');
   const { createNode, createReadyPods, setPodStatus } = await import('../harness/kube/fixtures.js');
-  const { applyIngressClassAndWebService } = await import('../harness/kube/fixtures.js');
+  const { applyIngressClassAndWebService, ingressYaml } = await import('../harness/kube/fixtures.js');
   const { startKubeGangplank } = await import('../harness/kube-gangplank.js');
   const { waitFor } = await import('../harness/wait.js');
   type KubeGangplank = Awaited<ReturnType<typeof startKubeGangplank>>;
@@ -49,25 +49,6 @@ async function inNamespace(): Promise<void> {
     const { stdout } = await run(DIG, ['@127.0.0.1', '-p', String(g.dnsPort), '+short', '+tries=1', '+time=2', name, 'A']);
     return stdout.split('\n').map((l) => l.trim()).filter(Boolean).sort();
   };
-  const ingressYaml = (name: string, host: string, service = 'web') => `apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: ${name}
-  namespace: default
-spec:
-  ingressClassName: gangplank
-  rules:
-    - host: ${host}
-      http:
-        paths:
-          - path: /
-            pathType: Prefix
-            backend:
-              service:
-                name: ${service}
-                port:
-                  number: 80
-`;
   /** Which backends answer for a host over a few requests. */
   const answering = async (host: string, n = 8): Promise<string[]> => {
     const seen = new Set<string>();
@@ -108,7 +89,7 @@ spec:
   });
 
   test('an Ingress applied with kubectl routes to the ready Pods behind its Service', async () => {
-    await kube().kubectlOk(['apply', '-f', '-'], ingressYaml('web', `web.${ZONE}`));
+    await kube().kubectlOk(['apply', '-f', '-'], ingressYaml({ name: 'web', host: `web.${ZONE}` }));
     const backends = await waitFor('web.example.test answered by both Pods', async () => {
       const seen = await answering(`web.${ZONE}`);
       return seen.length === 2 ? seen : undefined;
@@ -162,9 +143,9 @@ spec:
                 kind: Bucket
                 name: b
 `);
-    await env.kubectlOk(['apply', '-f', '-'], ingressYaml('lost', `lost.${ZONE}`, 'no-such-service'));
+    await env.kubectlOk(['apply', '-f', '-'], ingressYaml({ name: 'lost', host: `lost.${ZONE}`, service: 'no-such-service' }));
     // Same host and path as lost, which is older (or, made in the same second, first by name): this rule is ignored.
-    await env.kubectlOk(['apply', '-f', '-'], ingressYaml('lost-copy', `lost.${ZONE}`));
+    await env.kubectlOk(['apply', '-f', '-'], ingressYaml({ name: 'lost-copy', host: `lost.${ZONE}` }));
     const invalid = await waitFor('Invalid Event on Ingress bad', async () => (await eventsOf('bad')).find((e) => e.reason === 'Invalid'), { timeoutMs: 30_000, intervalMs: 250 });
     assert.equal(invalid.type, 'Warning');
     assert.match(invalid.message, /backend/);
@@ -187,11 +168,11 @@ spec:
 
   test('after the API server restarts under gangplank, changes made meanwhile converge', async () => {
     const env = kube();
-    await env.kubectlOk(['apply', '-f', '-'], ingressYaml('before', `before.${ZONE}`));
+    await env.kubectlOk(['apply', '-f', '-'], ingressYaml({ name: 'before', host: `before.${ZONE}` }));
     await waitFor('before.example.test routed', async () => (await g.get(`before.${ZONE}`)).status === 200, { timeoutMs: 30_000, intervalMs: 200 });
     await env.restartApiServer();
     // Made while gangplank's watches are still reconnecting (they back off after the restart).
-    await env.kubectlOk(['apply', '-f', '-'], ingressYaml('after', `after.${ZONE}`));
+    await env.kubectlOk(['apply', '-f', '-'], ingressYaml({ name: 'after', host: `after.${ZONE}` }));
     await env.kubectlOk(['delete', 'ingress', 'before']);
     await env.kubectlOk(['delete', 'pod', 'web-1', '--wait=false']);
     await createReadyPods(env, [{ name: 'web-3', labels: { app: 'web' }, ip: BACKENDS[2]! }]);
@@ -257,30 +238,7 @@ spec:
   ca:
     secretName: root-ca
 ---
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: secure
-  namespace: default
-  annotations:
-    cert-manager.io/cluster-issuer: ca
-spec:
-  ingressClassName: gangplank
-  tls:
-    - hosts: [secure.${ZONE}]
-      secretName: secure-tls
-  rules:
-    - host: secure.${ZONE}
-      http:
-        paths:
-          - path: /
-            pathType: Prefix
-            backend:
-              service:
-                name: web
-                port:
-                  number: 80
-`);
+${ingressYaml({ name: 'secure', host: `secure.${ZONE}`, tls: { secretName: 'secure-tls', clusterIssuer: 'ca' } })}`);
     const readyOf = async (name: string, ns: string) =>
       (await env.kubectl(['get', 'certificate', name, '-n', ns, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])).stdout;
     await waitFor('Certificate secure-tls (made by the ingress-shim) Ready=True', async () => (await readyOf('secure-tls', 'default')) === 'True', { timeoutMs: 90_000, intervalMs: 250 });

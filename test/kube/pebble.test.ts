@@ -32,7 +32,7 @@ async function inNamespace(): Promise<void> {
   const { createServer } = await import('node:http');
   const { useKube } = await import('../harness/kube.js');
   const { createNode, createReadyPods } = await import('../harness/kube/fixtures.js');
-  const { applyIngressClassAndWebService } = await import('../harness/kube/fixtures.js');
+  const { applyIngressClassAndWebService, ingressYaml } = await import('../harness/kube/fixtures.js');
   const { startKubeGangplank } = await import('../harness/kube-gangplank.js');
   const { startPebble } = await import('../harness/pebble.js');
   const { waitFor } = await import('../harness/wait.js');
@@ -141,30 +141,7 @@ spec:
               name: tsig
               key: secret
 ---
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: secure
-  namespace: default
-  annotations:
-    cert-manager.io/cluster-issuer: pebble
-spec:
-  ingressClassName: gangplank
-  tls:
-    - hosts: [${HOST}]
-      secretName: secure-tls
-  rules:
-    - host: ${HOST}
-      http:
-        paths:
-          - path: /
-            pathType: Prefix
-            backend:
-              service:
-                name: web
-                port:
-                  number: 80
-`);
+${ingressYaml({ name: 'secure', host: HOST, tls: { secretName: 'secure-tls', clusterIssuer: 'pebble' } })}`);
   }, { timeout: 4 * 60_000 });
 
   after(async () => {

@@ -109,3 +109,37 @@ spec:
       targetPort: 8080
 `);
 }
+
+/** What ingressYaml writes: `/` of `host` to port 80 of `service` (default `web`), optionally with TLS from cert-manager. */
+export interface IngressSpecLite {
+  name: string;
+  host: string;
+  service?: string;
+  /** A `tls` section for `host` with this Secret, and the cert-manager annotation naming this ClusterIssuer. */
+  tls?: { secretName: string; clusterIssuer: string };
+}
+
+/** An Ingress of class gangplank in namespace default, as YAML for `kubectl apply -f -`. */
+export function ingressYaml(o: IngressSpecLite): string {
+  const annotations = o.tls ? `\n  annotations:\n    cert-manager.io/cluster-issuer: ${o.tls.clusterIssuer}` : '';
+  const tls = o.tls ? `\n  tls:\n    - hosts: [${o.host}]\n      secretName: ${o.tls.secretName}` : '';
+  return `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: ${o.name}
+  namespace: default${annotations}
+spec:
+  ingressClassName: gangplank${tls}
+  rules:
+    - host: ${o.host}
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: ${o.service ?? 'web'}
+                port:
+                  number: 80
+`;
+}

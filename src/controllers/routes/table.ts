@@ -53,6 +53,13 @@ function matchByPriority(h: HostRoutes, path: string): Route | undefined {
 }
 
 export class CompiledTable implements RouteTable {
+  /**
+   * The exact hosts whose only route is Prefix `/` (most hosts), straight to that route: a
+   * request for one of 10,000 hosts then reads the map entry and the route, not also the host's
+   * HostRoutes (each a cache miss of its own).
+   */
+  private readonly roots = new Map<string, Route>();
+
   constructor(
     readonly version: number,
     /** Exact rule hosts. */
@@ -62,9 +69,13 @@ export class CompiledTable implements RouteTable {
     readonly hostless: HostRoutes | undefined,
     readonly fallback: Route | undefined,
     readonly tls: ReadonlyMap<string, TlsBinding> = new Map(),
-  ) {}
+  ) {
+    for (const [host, h] of exact) if (h.root !== undefined) this.roots.set(host, h.root);
+  }
 
   match(host: string, path: string): Route | undefined {
+    const root = this.roots.get(host);
+    if (root !== undefined) return root;
     const e = this.exact.get(host);
     if (e) {
       const r = matchPaths(e, path);

@@ -170,6 +170,12 @@ export function createProxyMetrics(registry: Registry): ProxyMetrics {
   };
 }
 
+/** Where a route keeps the row of the first entrypoint writer that recorded it (see Route). */
+export interface MetricsSlot {
+  metricsOwner?: symbol | undefined;
+  metricsRow?: number;
+}
+
 /** A route's label children; its numbers live in the entrypoint's rows. */
 interface RouteLabels {
   readonly routeId: string;
@@ -231,13 +237,24 @@ export class EntrypointMetrics {
     this.rows = new SeriesRows(this.stride);
   }
 
-  /** A request a route answered; the route's row is cached on the route object (under a symbol of this entrypoint). */
-  routeRequest(route: object, routeId: string, code: number, method: string, seconds: number): void {
-    const slot = route as Record<symbol, number | undefined>;
-    let row = slot[this.slot];
-    if (row === undefined) {
-      row = this.labelsOf(routeId).duration.row;
-      slot[this.slot] = row;
+  /**
+   * A request a route answered. The route's row is cached on the route object: in its own fields
+   * for the first writer that records it (routes are made with them, so reading them touches no
+   * other object), under this writer's symbol for any other.
+   */
+  routeRequest(route: MetricsSlot, routeId: string, code: number, method: string, seconds: number): void {
+    let row: number | undefined;
+    if (route.metricsOwner === this.slot) row = route.metricsRow!;
+    else {
+      const slot = route as Record<symbol, number | undefined>;
+      row = slot[this.slot];
+      if (row === undefined) {
+        row = this.labelsOf(routeId).duration.row;
+        if (route.metricsOwner === undefined) {
+          route.metricsOwner = this.slot;
+          route.metricsRow = row;
+        } else slot[this.slot] = row;
+      }
     }
     this.count(row, code, method, seconds);
   }

@@ -68,6 +68,8 @@ function makeRoute(r: Pick<Route, 'id' | 'host' | 'path' | 'pathType' | 'ingress
     sslRedirect: r.sslRedirect,
     entrypoints: r.entrypoints,
     priority: r.priority,
+    metricsOwner: undefined,
+    metricsRow: -1,
   };
 }
 

@@ -63,6 +63,13 @@ export interface Route {
   readonly entrypoints?: readonly string[];
   /** traefik router.priority: a higher priority wins over the usual longest-match order. */
   readonly priority?: number;
+  /**
+   * Kept by the data plane's request metrics (src/proxy/metrics.ts), not part of the route's
+   * meaning: which entrypoint writer first recorded this route (its current symbol) and that
+   * writer's row, so that a request finds its row without reading another object.
+   */
+  metricsOwner?: symbol | undefined;
+  metricsRow?: number;
 }
 
 /** The certificate a TLS host is served with: the Secret an Ingress names in spec.tls. */

@@ -5,7 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AggregatorRegistry, Counter, Histogram, Registry } from 'prom-client';
-import { createProxyMetrics, entrypointMetrics } from '../../../src/proxy/metrics.js';
+import { createProxyMetrics, entrypointMetrics, type MetricsSlot } from '../../../src/proxy/metrics.js';
+
+/** A route as the metrics see it: its id and the row cache every route has. */
+const routeOf = (id: string): MetricsSlot & { id: string } => ({ id, metricsOwner: undefined, metricsRow: -1 });
 
 const BOUNDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 // Observations on both sides of bucket bounds, on a bound exactly, and past the last one.
@@ -74,7 +77,7 @@ test('routed requests: counts by status and method survive key changes, scrapes 
   const c = new Counter({ name: 'gangplank_requests_total', help: 'x', labelNames: ['entrypoint', 'route', 'code', 'method'], registers: [ref] });
   const h = new Histogram({ name: 'gangplank_request_duration_seconds', help: 'x', labelNames: ['entrypoint', 'route'], buckets: BOUNDS, registers: [ref] });
   // 300 routes (more than the first allocation of rows), each a route object like the table's.
-  const routes = Array.from({ length: 300 }, (_, i) => ({ id: `h${i}.test|Prefix|/` }));
+  const routes = Array.from({ length: 300 }, (_, i) => routeOf(`h${i}.test|Prefix|/`));
   const codes = [200, 200, 200, 404, 200, 503, 503, 200];
   const methods = ['GET', 'GET', 'HEAD', 'GET', 'POST', 'BREW', 'BREW', 'GET'];
   const check = async () => {
@@ -101,7 +104,7 @@ test('routed requests: counts by status and method survive key changes, scrapes 
 test('after a reset, routed requests count from zero again', async () => {
   const r = new Registry();
   const e = entrypointMetrics(createProxyMetrics(r), 'web');
-  const route = { id: 'a.test|Prefix|/' };
+  const route = routeOf('a.test|Prefix|/');
   e.routeRequest(route, route.id, 200, 'GET', 0.002);
   e.routeRequest(route, route.id, 200, 'GET', 0.002);
   assert.match(await r.metrics(), /gangplank_requests_total\{entrypoint="web",route="a.test\|Prefix\|\/",code="200",method="GET"\} 2/);
@@ -113,4 +116,21 @@ test('after a reset, routed requests count from zero again', async () => {
   assert.match(text, /gangplank_requests_total\{entrypoint="web",route="a.test\|Prefix\|\/",code="200",method="GET"\} 1\n/);
   assert.match(text, /gangplank_request_duration_seconds_count\{entrypoint="web",route="a.test\|Prefix\|\/"\} 1\n/);
   assert.match(text, /gangplank_request_duration_seconds_bucket\{le="0.01",entrypoint="web",route="a.test\|Prefix\|\/"\} 0\n/);
+});
+
+test('two entrypoints recording the same route keep their own rows (the route caches the first one\'s, the second goes by its symbol)', async () => {
+  const r = new Registry();
+  const m = createProxyMetrics(r);
+  const web = entrypointMetrics(m, 'web');
+  const secure = entrypointMetrics(m, 'websecure');
+  const route = routeOf('a.test|Prefix|/');
+  for (let i = 0; i < 3; i++) web.routeRequest(route, route.id, 200, 'GET', 0.002);
+  for (let i = 0; i < 2; i++) secure.routeRequest(route, route.id, 200, 'GET', 0.2);
+  web.routeRequest(route, route.id, 200, 'GET', 0.002);
+  const text = await r.metrics();
+  assert.match(text, /gangplank_requests_total\{entrypoint="web",route="a.test\|Prefix\|\/",code="200",method="GET"\} 4\n/);
+  assert.match(text, /gangplank_requests_total\{entrypoint="websecure",route="a.test\|Prefix\|\/",code="200",method="GET"\} 2\n/);
+  assert.match(text, /gangplank_request_duration_seconds_bucket\{le="0.01",entrypoint="web",route="a.test\|Prefix\|\/"\} 4\n/);
+  assert.match(text, /gangplank_request_duration_seconds_bucket\{le="0.01",entrypoint="websecure",route="a.test\|Prefix\|\/"\} 0\n/);
+  assert.equal(route.metricsRow, 0, 'the first writer\'s row is kept on the route itself');
 });

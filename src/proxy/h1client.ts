@@ -13,6 +13,7 @@ import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { ResponseParser, type ResponseSink } from './h1parse.js';
 import { DeadlineSweeper, type Expiring } from './deadlines.js';
+import { UPSTREAM_READ_BUF } from './reads.js';
 
 /** The part of undici's DispatchHandler the proxy implements, with string raw headers. */
 export interface H1Handler {
@@ -126,14 +127,6 @@ export class H1Pool {
 
 const CRLF = Buffer.from('\r\n', 'latin1');
 
-/**
- * Every connection reads into this one buffer (net's `onread`): the bytes are parsed before the
- * callback returns, and what must outlive it (body chunks handed on, bytes held while paused) is
- * copied. Node would otherwise allocate a 64 KiB buffer per read, and sweeping those
- * ArrayBuffers was 40% of every young-generation collection of the proxy.
- */
-const READ_BUF = Buffer.allocUnsafe(64 * 1024);
-
 /** One connection: the response sink of its parser and the abort/resume target of its handler. */
 class Conn implements ResponseSink, Expiring {
   dead = false;
@@ -177,7 +170,10 @@ class Conn implements ResponseSink, Expiring {
       port: pool.o.port,
       noDelay: true,
       onread: {
-        buffer: READ_BUF,
+        // Every connection reads into one buffer (src/proxy/reads.ts): the bytes are parsed before
+        // the callback returns; what must outlive it (body chunks handed on, bytes held while
+        // paused) is copied.
+        buffer: UPSTREAM_READ_BUF,
         // Pauses go through socket.pause() (see onSocketData), so this always says go on.
         callback: (n: number, buf: Uint8Array) => {
           this.touch();

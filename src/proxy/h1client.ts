@@ -61,7 +61,11 @@ export class H1Pool {
   /** Idle connections, most recently used last (reused first: warm, least likely to be closed by the backend). */
   private readonly idle: Conn[] = [];
   private busy = 0;
-  private closed = false;
+  private isClosed = false;
+  /** Closed (close or destroy): takes no more requests. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
   /** Every open connection (for destroy and the deadline sweep). */
   readonly all = new Set<Conn>();
   /** Checks the connections' deadlines while any is open (see Conn.arm). */
@@ -72,7 +76,7 @@ export class H1Pool {
   }
 
   dispatch(req: H1Request, handler: H1Handler): void {
-    if (this.closed) {
+    if (this.isClosed) {
       handler.onError(upstreamError('UND_ERR_CLOSED', 'the connection pool to this backend was closed'));
       return;
     }
@@ -89,7 +93,7 @@ export class H1Pool {
   /** A connection finished its exchange and may take the next one. */
   release(conn: Conn, reusable: boolean): void {
     this.busy--;
-    if (reusable && !this.closed) {
+    if (reusable && !this.isClosed) {
       conn.park();
       this.idle.push(conn);
     } else conn.destroy();
@@ -113,7 +117,7 @@ export class H1Pool {
 
   /** Stops taking requests; idle connections close now, busy ones after their exchange. */
   close(): void {
-    this.closed = true;
+    this.isClosed = true;
     for (const c of this.idle.splice(0)) c.destroy();
   }
 

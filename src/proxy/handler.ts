@@ -25,7 +25,7 @@ import {
 import type { EntrypointMetrics } from './metrics.js';
 import { normalizeHost, parseTarget } from './normalize.js';
 import { H2Exchange } from './h2exchange.js';
-import type { H1Handler, H1Request } from './h1client.js';
+import type { H1Handler, H1Pool, H1Request } from './h1client.js';
 import type { UpstreamPools } from './upstream.js';
 
 export interface HandlerOptions {
@@ -173,10 +173,35 @@ export class ProxyHandler {
       const location = `https://${h}${o.redirectPort === 443 ? '' : `:${o.redirectPort}`}${t.query === '' ? t.path : t.path + t.query}`;
       return { status: get ? 301 : 308, message: `moved to ${location}`, close: false, location };
     }
-    const b = route.backend;
-    if (b.error !== undefined) return { status: 503, message: `backend ${b.id} unavailable: ${b.error}`, close: false };
-    if (b.endpoints.length === 0) return { status: 503, message: `no ready endpoints for ${b.id}`, close: false };
+    // A route known to go straight to one endpoint (see direct) has a backend without an error.
+    if (route.upstreamOwner !== o.pools) {
+      const b = route.backend;
+      if (b.error !== undefined) return { status: 503, message: `backend ${b.id} unavailable: ${b.error}`, close: false };
+      if (b.endpoints.length === 0) return { status: 503, message: `no ready endpoints for ${b.id}`, close: false };
+    }
     return { route, host, path: t.path, target: t.query === '' ? t.path : t.path + t.query, authority: hostRaw };
+  }
+
+  /**
+   * The HTTP/1.1 pool every request of `route` goes to when its backend leaves no choice (one
+   * endpoint, plain HTTP, no sticky cookie, the client's Host passed on), else undefined. Kept on
+   * the route with its endpoint (route.upstream*, owned by this handler's pool registry): the
+   * backend is immutable, and while a table references an endpoint its pool stays open.
+   */
+  direct(route: Route): H1Pool | undefined {
+    const pools = this.o.pools;
+    if (route.upstreamOwner === pools) {
+      const pool = route.upstreamPool as H1Pool;
+      if (!pool.closed) return pool;
+    }
+    const b = route.backend;
+    if (b.scheme !== 'http' || b.sticky !== undefined || !b.passHostHeader || b.error !== undefined || b.endpoints.length !== 1) return undefined;
+    const ep = b.endpoints[0]!;
+    const pool = pools.h1(ep);
+    route.upstreamOwner = pools;
+    route.upstreamEp = ep;
+    route.upstreamPool = pool;
+    return pool;
   }
 
   /** Chooses the endpoint; returns the sticky cookie value to set when it changed. */
@@ -201,22 +226,32 @@ export class ProxyHandler {
       this.refuse(req, res, r, start);
       return;
     }
-    const b = r.route.backend;
-    const { ep, setCookie } = this.choose(b, facts);
-    if (ep === undefined) {
-      this.refuse(req, res, { status: 503, message: `no ready endpoints for ${b.id}`, close: false }, start, r);
-      return;
-    }
+    const route = r.route;
     const peer = peerOf(req.socket, this.o.trusted);
     const fw: Forwarding = { trusted: peer.trusted, clientIp: peer.ip, proto: this.o.proto, host: r.authority, port: peer.localPort };
-    const hostHeader = b.passHostHeader ? r.authority : hostPort(ep);
-    const headers = upstreamRequestHeaders(req.rawHeaders, facts, fw, hostHeader);
-    if (b.scheme === 'h2c') {
-      new H2Exchange(this, req, res, r, ep, headers, facts.hasBody, start, peer.ip, setCookie === undefined ? undefined : stickyCookie(b, setCookie)).send();
-      return;
+    const pool = this.direct(route);
+    let ex: Exchange;
+    if (pool !== undefined) {
+      // The usual case: no choice to make, and nothing of the backend to read.
+      const headers = upstreamRequestHeaders(req.rawHeaders, facts, fw, r.authority);
+      ex = new Exchange(this, req, res, r, route.upstreamEp!, headers, facts.hasBody, start, peer.ip);
+      ex.pool = pool;
+    } else {
+      const b = route.backend;
+      const { ep, setCookie } = this.choose(b, facts);
+      if (ep === undefined) {
+        this.refuse(req, res, { status: 503, message: `no ready endpoints for ${b.id}`, close: false }, start, r);
+        return;
+      }
+      const hostHeader = b.passHostHeader ? r.authority : hostPort(ep);
+      const headers = upstreamRequestHeaders(req.rawHeaders, facts, fw, hostHeader);
+      if (b.scheme === 'h2c') {
+        new H2Exchange(this, req, res, r, ep, headers, facts.hasBody, start, peer.ip, setCookie === undefined ? undefined : stickyCookie(b, setCookie)).send();
+        return;
+      }
+      ex = new Exchange(this, req, res, r, ep, headers, facts.hasBody, start, peer.ip);
+      if (setCookie !== undefined) ex.setCookie = stickyCookie(b, setCookie);
     }
-    const ex = new Exchange(this, req, res, r, ep, headers, facts.hasBody, start, peer.ip);
-    if (setCookie !== undefined) ex.setCookie = stickyCookie(b, setCookie);
     (res as ExRes)[kExchange] = ex;
     res.on('close', onResponseClose);
     ex.send();
@@ -321,6 +356,8 @@ function onResponseDrain(this: ExRes): void {
  */
 class Exchange implements Dispatcher.DispatchHandler, H1Handler {
   setCookie: string | undefined;
+  /** The pool of `ep` when the handler already has it (ProxyHandler.direct); first attempt only. */
+  pool: H1Pool | undefined;
   private attempt = 0;
   private responded = false;
   private done = false;
@@ -357,6 +394,12 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
   }
 
   send(): void {
+    const pool = this.pool;
+    if (pool !== undefined) {
+      this.pool = undefined;
+      pool.dispatch(this.opts, this);
+      return;
+    }
     const b = this.r.route.backend;
     const pools = this.h.o.pools;
     if (b.scheme === 'http') pools.h1(this.ep).dispatch(this.opts, this);

@@ -56,20 +56,24 @@ export interface RouteConflict {
  * in more than four layouts are compiled to generic (slow) lookups.
  */
 function makeRoute(r: Pick<Route, 'id' | 'host' | 'path' | 'pathType' | 'ingress' | 'backend'> & { [K in 'isDefault' | 'tls' | 'sslRedirect' | 'entrypoints' | 'priority']?: Route[K] | undefined }): Route {
+  // The fields a proxied request reads come first, so that they share cache lines.
   return {
     id: r.id,
+    sslRedirect: r.sslRedirect,
+    entrypoints: r.entrypoints,
+    metricsOwner: undefined,
+    metricsRow: -1,
+    upstreamOwner: undefined,
+    upstreamEp: undefined,
+    upstreamPool: undefined,
+    backend: r.backend,
     host: r.host,
     path: r.path,
     pathType: r.pathType,
     ingress: r.ingress,
-    backend: r.backend,
     isDefault: r.isDefault,
     tls: r.tls,
-    sslRedirect: r.sslRedirect,
-    entrypoints: r.entrypoints,
     priority: r.priority,
-    metricsOwner: undefined,
-    metricsRow: -1,
   };
 }
 

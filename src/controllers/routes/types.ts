@@ -70,6 +70,16 @@ export interface Route {
    */
   metricsOwner?: symbol | undefined;
   metricsRow?: number;
+  /**
+   * Kept by the data plane (src/proxy/handler.ts `direct`), not part of the route's meaning: when
+   * the backend leaves no choice (one endpoint, plain HTTP, no stickiness), the endpoint and the
+   * connection pool every request goes to, and the pool registry they came from. A request then
+   * reads the route alone, not also its backend, endpoint list, endpoint and the pool map (each a
+   * cache miss of its own among 10,000 hosts).
+   */
+  upstreamOwner?: object | undefined;
+  upstreamEp?: UpstreamEndpoint | undefined;
+  upstreamPool?: object | undefined;
 }
 
 /** The certificate a TLS host is served with: the Secret an Ingress names in spec.tls. */

@@ -1,0 +1,105 @@
+/**
+ * ProxyHandler.direct: a route whose backend leaves no choice keeps the endpoint and the
+ * HTTP/1.1 pool every request goes to, so that a request reads no backend, endpoint list or pool
+ * map. The cache belongs to one pool registry and never hands out a closed pool.
+ */
+import assert from 'node:assert/strict';
+import { BlockList } from 'node:net';
+import { test } from 'node:test';
+import { Registry } from 'prom-client';
+import type { Backend, Route } from '../../../src/controllers/routes/types.js';
+import { Balancer } from '../../../src/proxy/balancer.js';
+import { H1Pool } from '../../../src/proxy/h1client.js';
+import { ProxyHandler } from '../../../src/proxy/handler.js';
+import { createProxyMetrics, entrypointMetrics } from '../../../src/proxy/metrics.js';
+import { UpstreamPools } from '../../../src/proxy/upstream.js';
+import { silentLogger } from '../../../src/runtime/logger.js';
+import { backend, endpoint } from '../../proxy/helpers.js';
+
+function handler(pools: UpstreamPools): ProxyHandler {
+  return new ProxyHandler({
+    entrypoint: 'web',
+    proto: 'http',
+    trusted: new BlockList(),
+    accessLog: null,
+    logger: silentLogger(),
+    metrics: entrypointMetrics(createProxyMetrics(new Registry()), 'web'),
+    pools,
+    balancer: new Balancer(),
+  });
+}
+
+const newPools = () => new UpstreamPools({ connectMs: 1000, responseHeaderMs: 1000, upstreamIdleMs: 1000 });
+
+/** A route with the data plane's cache fields unset, as the compiler makes it. */
+function routeTo(b: Backend): Route {
+  return { id: 'a.test|Prefix|/', sslRedirect: undefined, entrypoints: undefined, metricsOwner: undefined, metricsRow: -1, upstreamOwner: undefined, upstreamEp: undefined, upstreamPool: undefined, backend: b, host: 'a.test', path: '/', pathType: 'Prefix', ingress: { namespace: 'default', name: 'a' } };
+}
+
+test('direct: one plain-HTTP endpoint: the pool of that endpoint, kept on the route and reused', async () => {
+  const pools = newPools();
+  const h = handler(pools);
+  const ep = endpoint(18001);
+  const r = routeTo(backend('default/a:80', [ep]));
+  const pool = h.direct(r);
+  assert.ok(pool instanceof H1Pool);
+  assert.equal(r.upstreamOwner, pools);
+  assert.equal(r.upstreamEp, ep);
+  assert.equal(r.upstreamPool, pool);
+  assert.equal(h.direct(r), pool, 'the same pool on the next request');
+  assert.equal(pools.size(), 1);
+  await pools.close();
+});
+
+test('direct: a backend that leaves a choice (or needs more than the pool) is not cached', async () => {
+  const pools = newPools();
+  const h = handler(pools);
+  const cases: [string, Backend][] = [
+    ['two endpoints', backend('default/a:80', [endpoint(18001), endpoint(18002)])],
+    ['no endpoint', backend('default/a:80', [])],
+    ['sticky cookie', backend('default/a:80', [endpoint(18001)], { sticky: { name: 's', secure: false, httpOnly: true } })],
+    ['backend Host header', backend('default/a:80', [endpoint(18001)], { passHostHeader: false })],
+    ['h2c', backend('default/a:80', [endpoint(18001)], { scheme: 'h2c' })],
+    ['https', backend('default/a:80', [endpoint(18001, '127.0.0.1', 'https')], { scheme: 'https' })],
+    ['an error', backend('default/a:80', [endpoint(18001)], { error: 'port 80 not found' })],
+  ];
+  for (const [why, b] of cases) {
+    const r = routeTo(b);
+    assert.equal(h.direct(r), undefined, why);
+    assert.equal(r.upstreamOwner, undefined, why);
+  }
+  assert.equal(pools.size(), 0);
+  await pools.close();
+});
+
+test('direct: another pool registry gets its own pool (two proxies serving one table)', async () => {
+  const a = newPools();
+  const b = newPools();
+  const ha = handler(a);
+  const hb = handler(b);
+  const r = routeTo(backend('default/a:80', [endpoint(18001)]));
+  const pa = ha.direct(r)!;
+  const pb = hb.direct(r)!;
+  assert.notEqual(pa, pb);
+  assert.equal(r.upstreamOwner, b, 'the cache follows the last registry that used it');
+  assert.equal(ha.direct(r), pa, 'and the first registry still gets its own pool');
+  await a.close();
+  assert.equal(pa.closed, true);
+  assert.equal(hb.direct(r), pb);
+  assert.equal(pb.closed, false);
+  await b.close();
+});
+
+test('direct: a closed pool is never handed out; the endpoint gets a new one', async () => {
+  const pools = newPools();
+  const h = handler(pools);
+  const r = routeTo(backend('default/a:80', [endpoint(18001)]));
+  const first = h.direct(r)!;
+  await pools.close();
+  assert.equal(first.closed, true);
+  const second = h.direct(r)!;
+  assert.notEqual(second, first);
+  assert.equal(second.closed, false);
+  assert.equal(r.upstreamPool, second);
+  await pools.close();
+});

@@ -457,14 +457,15 @@ async function focused(work: string, backendPort: number, cert: Cert, loads: str
 }
 
 /** Rounds of the interleaved 1-host / 10,000-host comparison, and seconds per measurement. */
-const SCALE_ROUNDS = opts.quick ? 2 : 3;
-const SCALE_ROUND_S = opts.quick ? 2 : 5;
+const SCALE_ROUNDS = opts.quick ? 2 : 6;
+const SCALE_ROUND_S = opts.quick ? 2 : 4;
 
 /**
  * The 10,000-hosts target compares gangplank with itself, and this machine drifts by several
  * percent within a minute: two processes (1 host, 10,000 hosts) run side by side, idle in turn,
- * and are measured alternately in short rounds, so the drift falls on both alike. Reports every
- * round and the ratio of the totals.
+ * and are measured alternately in short rounds, so the drift falls on both alike; every other
+ * round starts with the other process, so neither always runs second. Reports every round and the
+ * ratio of the totals.
  */
 async function interleavedScale(work: string, backendPort: number): Promise<void> {
   log(`gangplank, 1 host against 10,000, interleaved (${SCALE_ROUNDS} rounds of ${SCALE_ROUND_S} s)`);
@@ -485,14 +486,14 @@ async function interleavedScale(work: string, backendPort: number): Promise<void
     const perRound: string[] = [];
     for (let r = 0; r < SCALE_ROUNDS; r++) {
       const rps: number[] = [];
-      for (let i = 0; i < sizes.length; i++) {
+      for (const i of r % 2 === 0 ? [0, 1] : [1, 0]) {
         const before = treeCpuSeconds(suts[i]!.pid);
         const res = await loads[i]!(SCALE_ROUND_S);
         cpu[i]! += treeCpuSeconds(suts[i]!.pid) - before;
         if (res.errors) throw new Error(`interleaved scale run: ${res.errors} errors (${res.note ?? ''})`);
         reqs[i]! += res.requests;
         secs[i]! += res.durationS;
-        rps.push(res.rps);
+        rps[i] = res.rps;
       }
       perRound.push(`${Math.round(rps[0]!).toLocaleString('en-US')} / ${Math.round(rps[1]!).toLocaleString('en-US')} = ${(rps[1]! / rps[0]!).toFixed(2)}×`);
       log(`  round ${r + 1}: ${perRound.at(-1)}`);

@@ -16,14 +16,18 @@ export interface CountSeries {
 
 /**
  * The numbers of many histogram series in one Float64Array, one row of `stride` doubles per
- * series: the count per bucket (the last bucket is +Inf), then the sum. With 10,000 routes every
- * request touches another series; a row is one or two cache lines, where objects per series
- * (a series object, its bucket array, boxed sums) were a cache miss each.
+ * series: `lead` doubles of the writer's own, then the histogram's: the sum, then the count per
+ * bucket (the last bucket is +Inf). With 10,000 routes every request touches another series;
+ * where objects per series (a series object, its bucket array, boxed sums) were a cache miss
+ * each, a row is two cache lines, and a fast request (first buckets) writes only the first.
  */
 export class SeriesRows {
   cells: Float64Array;
   private n = 0;
-  constructor(readonly stride: number) {
+  constructor(
+    readonly stride: number,
+    readonly lead = 0,
+  ) {
     this.cells = new Float64Array(stride * 64);
   }
   /** A new zeroed row; grows the array (the hot path reads `cells` afresh each time). */
@@ -91,7 +95,7 @@ export class HotCounter extends HotMetric<CountSeries> {
 
 /** A histogram whose series are rows of numbers: observe is a bucket search and two additions. */
 export class HotHistogram extends HotMetric<DurationSeries> {
-  /** Doubles per row: one per bucket, +Inf included, then the sum. */
+  /** Doubles per row: the sum, then one per bucket, +Inf included. */
   readonly stride: number;
   constructor(name: string, help: string, readonly bounds: readonly number[]) {
     super(name, help, 'histogram');
@@ -106,28 +110,28 @@ export class HotHistogram extends HotMetric<DurationSeries> {
     }
     return s;
   }
-  /** Records `v` in the row starting at `base` of `cells`. */
+  /** Records `v` in the histogram's part of a row, which starts at `base` of `cells`. */
   observeAt(cells: Float64Array, base: number, v: number): void {
     const b = this.bounds;
     let i = 0;
     while (i < b.length && v > b[i]!) i++;
-    cells[base + i]!++;
-    cells[base + b.length + 1]! += v;
+    cells[base]! += v;
+    cells[base + 1 + i]!++;
   }
   protected values(s: DurationSeries): MetricValue<string>[] {
     const out: MetricValue<string>[] = [];
     const bucket = `${this.name}_bucket`;
     const cells = s.rows.cells;
-    const base = s.row * s.rows.stride;
+    const base = s.row * s.rows.stride + s.rows.lead;
     let acc = 0;
     for (let i = 0; i < this.bounds.length; i++) {
-      acc += cells[base + i]!;
+      acc += cells[base + 1 + i]!;
       out.push({ labels: { le: this.bounds[i]!, ...s.labels }, value: acc, metricName: bucket } as MetricValue<string>);
     }
-    const count = acc + cells[base + this.bounds.length]!;
+    const count = acc + cells[base + 1 + this.bounds.length]!;
     out.push(
       { labels: { le: '+Inf', ...s.labels }, value: count, metricName: bucket } as MetricValue<string>,
-      { labels: s.labels, value: cells[base + this.bounds.length + 1]!, metricName: `${this.name}_sum` } as MetricValue<string>,
+      { labels: s.labels, value: cells[base]!, metricName: `${this.name}_sum` } as MetricValue<string>,
       { labels: s.labels, value: count, metricName: `${this.name}_count` } as MetricValue<string>,
     );
     return out;
@@ -199,6 +203,11 @@ export function entrypointMetrics(m: ProxyMetrics, entrypoint: string): Entrypoi
   return e;
 }
 
+/** A route's row starts with two numbers of EntrypointMetrics: the pending count and its key (see count). */
+const PENDING_AT = 0;
+const KEY_AT = 1;
+const LEAD = 2;
+
 /**
  * Records requests for one entrypoint (made by entrypointMetrics). Each route has a row in `rows`: its duration histogram,
  * and the requests counted since the status or method last changed (almost every request of a
@@ -214,15 +223,10 @@ export class EntrypointMetrics {
   private slot = Symbol('gangplank.metrics');
   private rows: SeriesRows;
   private readonly stride: number;
-  /** Offsets in a row after the histogram's cells: the pending count and its key. */
-  private readonly pendingAt: number;
-  private readonly keyAt: number;
 
   constructor(readonly m: ProxyMetrics, readonly entrypoint: string) {
-    this.pendingAt = m.duration.stride;
-    this.keyAt = m.duration.stride + 1;
-    this.stride = m.duration.stride + 2;
-    this.rows = new SeriesRows(this.stride);
+    this.stride = LEAD + m.duration.stride;
+    this.rows = new SeriesRows(this.stride, LEAD);
     m.requests.beforeCollect.push(() => this.flushAll());
     const reset = () => this.reset();
     m.requests.afterReset.push(reset);
@@ -234,7 +238,7 @@ export class EntrypointMetrics {
     this.slot = Symbol('gangplank.metrics');
     this.byRoute.clear();
     this.byRow.length = 0;
-    this.rows = new SeriesRows(this.stride);
+    this.rows = new SeriesRows(this.stride, LEAD);
   }
 
   /**
@@ -272,7 +276,7 @@ export class EntrypointMetrics {
       // that cleared it made every request of a 10,000-host table rebuild its label children.
       this.byRoute.set(routeId, rl);
       this.byRow[duration.row] = rl;
-      this.rows.cells[duration.row * this.stride + this.keyAt] = -1;
+      this.rows.cells[duration.row * this.stride + KEY_AT] = -1;
     }
     return rl;
   }
@@ -280,13 +284,13 @@ export class EntrypointMetrics {
   private count(row: number, code: number, method: string, seconds: number): void {
     const cells = this.rows.cells;
     const base = row * this.stride;
-    this.m.duration.observeAt(cells, base, seconds);
+    this.m.duration.observeAt(cells, base + LEAD, seconds);
     const key = code * 16 + (METHOD_INDEX.get(method) ?? 0);
-    if (cells[base + this.keyAt] === key) cells[base + this.pendingAt]!++;
+    if (cells[base + KEY_AT] === key) cells[base + PENDING_AT]!++;
     else {
       this.flush(row);
-      cells[base + this.keyAt] = key;
-      cells[base + this.pendingAt] = 1;
+      cells[base + KEY_AT] = key;
+      cells[base + PENDING_AT] = 1;
     }
   }
 
@@ -294,10 +298,10 @@ export class EntrypointMetrics {
   private flush(row: number): void {
     const cells = this.rows.cells;
     const base = row * this.stride;
-    const pending = cells[base + this.pendingAt]!;
+    const pending = cells[base + PENDING_AT]!;
     if (pending === 0) return;
-    cells[base + this.pendingAt] = 0;
-    const key = cells[base + this.keyAt]!;
+    cells[base + PENDING_AT] = 0;
+    const key = cells[base + KEY_AT]!;
     const rl = this.byRow[row]!;
     let c = rl.counts.get(key);
     if (c === undefined) {

@@ -138,7 +138,7 @@ class FastConn implements Expiring {
   private served = 0;
   /**
    * The idle limit while no request is being served: `limitMs` of silence (0: none), due at
-   * `deadline` (performance.now() clock), swept by the FastPath (src/proxy/deadlines.ts).
+   * sweep `deadline` of the FastPath's DeadlineSweeper (src/proxy/deadlines.ts).
    */
   private limitMs = 0;
   private deadline = 0;
@@ -249,13 +249,13 @@ class FastConn implements Expiring {
   /** The idle limit starts over: `ms` of silence from now. */
   private arm(ms: number): void {
     this.limitMs = ms;
-    this.deadline = performance.now() + ms;
+    this.deadline = this.fp.deadlines.due(ms);
     this.fp.deadlines.watch();
   }
 
   /** From the FastPath's sweep. */
-  expireIfDue(now: number): void {
-    if (this.limitMs === 0 || now < this.deadline) return;
+  expireIfDue(sweep: number): void {
+    if (this.limitMs === 0 || sweep < this.deadline) return;
     this.limitMs = 0;
     this.idleTimeout();
   }

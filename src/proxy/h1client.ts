@@ -152,8 +152,8 @@ class Conn implements ResponseSink, Expiring {
   /** Bytes of the last read not yet parsed when the handler paused (a copy). */
   private held: Buffer | undefined;
   /**
-   * The connection's time limit: `limitMs` of silence from the backend (0: none), due at
-   * `deadline` (performance.now() clock). A deadline instead of socket.setTimeout, which makes a
+   * The connection's time limit: `limitMs` of silence from the backend (0: none), due at sweep
+   * `deadline` of the pool's DeadlineSweeper. A deadline instead of socket.setTimeout, which makes a
    * new timer and a bound function each call (twice per request) and refreshes a timer list on
    * every read and write; the pool sweeps deadlines a few times per shortest limit.
    */
@@ -230,18 +230,18 @@ class Conn implements ResponseSink, Expiring {
   private arm(ms: number): void {
     this.limitMs = ms;
     if (ms === 0) return;
-    this.deadline = performance.now() + ms;
+    this.deadline = this.pool.deadlines.due(ms);
     this.pool.deadlines.watch();
   }
 
   /** The backend sent something: the limit counts from now (as a socket timeout would). */
   private touch(): void {
-    if (this.limitMs !== 0) this.deadline = performance.now() + this.limitMs;
+    if (this.limitMs !== 0) this.deadline = this.pool.deadlines.due(this.limitMs);
   }
 
   /** From the pool's sweep. */
-  expireIfDue(now: number): void {
-    if (this.limitMs === 0 || now < this.deadline || this.dead) return;
+  expireIfDue(sweep: number): void {
+    if (this.limitMs === 0 || sweep < this.deadline || this.dead) return;
     this.limitMs = 0;
     this.onTimeout();
   }
@@ -276,9 +276,15 @@ class Conn implements ResponseSink, Expiring {
     const req = this.req!;
     const s = this.socket;
     this.arm(this.pool.o.headersMs);
-    // The pieces are joined once (concatenating them one by one made a string per piece).
+    // The pieces are joined once (concatenating them one by one made a string per piece), from
+    // an array made at its final size (pushing grew it twice per request).
     const h = req.headers;
-    const parts: string[] = [req.method, ' ', req.path, ' HTTP/1.1\r\n'];
+    const parts = new Array<string>(5 + 2 * h.length);
+    parts[0] = req.method;
+    parts[1] = ' ';
+    parts[2] = req.path;
+    parts[3] = ' HTTP/1.1\r\n';
+    let k = 4;
     let sized = false;
     for (let i = 0; i < h.length; i += 2) {
       const n = h[i]!;
@@ -289,12 +295,15 @@ class Conn implements ResponseSink, Expiring {
         return;
       }
       if (n.length === 14 && n.toLowerCase() === 'content-length') sized = true;
-      parts.push(n, ': ', v, '\r\n');
+      parts[k++] = n;
+      parts[k++] = ': ';
+      parts[k++] = v;
+      parts[k++] = '\r\n';
     }
     const body = req.body;
     const chunked = body !== null && !sized;
     // The head's end goes into the same join (appending it afterwards made a second string).
-    parts.push(chunked ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n');
+    parts[k] = chunked ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n';
     s.write(parts.join(''), 'latin1');
     if (body === null) {
       this.reqSent = true;

@@ -1,31 +1,43 @@
-/** DeadlineSweeper (src/proxy/deadlines.ts): one interval timer that checks the deadlines of a live set. */
+/** DeadlineSweeper (src/proxy/deadlines.ts): one interval timer that checks the deadlines of a live set, counted in sweeps. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeadlineSweeper, type Expiring } from '../../../src/proxy/deadlines.js';
 import { waitFor } from '../../harness/wait.js';
 
+/** A limit of `ms` armed now; remembers when it fired (wall clock). */
 class Item implements Expiring {
-  expiredAt: number | undefined;
-  constructor(public due: number) {}
-  expireIfDue(now: number): void {
-    if (this.expiredAt === undefined && now >= this.due) this.expiredAt = now;
+  readonly armedAt = performance.now();
+  readonly due: number;
+  expiredAfter: number | undefined;
+  constructor(
+    sweeper: DeadlineSweeper,
+    readonly ms: number,
+  ) {
+    this.due = sweeper.due(ms);
+  }
+  expireIfDue(sweep: number): void {
+    if (this.expiredAfter === undefined && sweep >= this.due) this.expiredAfter = performance.now() - this.armedAt;
   }
 }
 
-test('deadlines fire at most one tick late (an eighth of the shortest limit), never early', async () => {
+test('deadlines fire never early and at most two ticks late (a tick: an eighth of the shortest limit)', async () => {
   const items = new Set<Item>();
   const sweeper = new DeadlineSweeper(items, [400, 0, 1_000]); // 0: no limit, ignored: tick 50 ms
+  assert.equal(sweeper.tickMs, 50);
   try {
-    const t0 = performance.now();
-    const a = new Item(t0 + 100);
-    const b = new Item(t0 + 300);
-    items.add(a).add(b);
+    const a = new Item(sweeper, 100);
+    items.add(a);
     sweeper.watch();
-    await waitFor('both expired', () => a.expiredAt !== undefined && b.expiredAt !== undefined, { timeoutMs: 2_000, intervalMs: 5 });
-    for (const it of [a, b]) {
-      const late = it.expiredAt! - it.due;
-      assert.ok(late >= 0, 'not before its deadline');
-      assert.ok(late <= 50 + 150, `${Math.round(late)} ms late, tick 50 ms (slack for a busy machine)`);
+    // Armed at different points between sweeps, while the sweeps run.
+    await new Promise((r) => setTimeout(r, 70));
+    const b = new Item(sweeper, 300);
+    const c = new Item(sweeper, 49);
+    items.add(b).add(c);
+    await waitFor('all expired', () => [a, b, c].every((it) => it.expiredAfter !== undefined), { timeoutMs: 3_000, intervalMs: 5 });
+    for (const it of [a, b, c]) {
+      const late = it.expiredAfter! - it.ms;
+      assert.ok(late >= -1, `a ${it.ms} ms limit fired ${Math.round(-late)} ms early`);
+      assert.ok(late <= 2 * 50 + 150, `a ${it.ms} ms limit fired ${Math.round(late)} ms late, two ticks are 100 ms (slack for a busy machine)`);
     }
   } finally {
     sweeper.stop();
@@ -39,10 +51,11 @@ test('the sweeps stop by themselves when the set is empty, and start again on wa
     sweeper.watch();
     await new Promise((r) => setTimeout(r, 40));
     assert.equal((sweeper as unknown as { timer: unknown }).timer, undefined, 'stopped after a sweep of an empty set');
-    const it = new Item(performance.now() + 20);
+    const it = new Item(sweeper, 20);
     items.add(it);
     sweeper.watch();
-    await waitFor('expired after watch()', () => it.expiredAt, { timeoutMs: 1_000, intervalMs: 5 });
+    await waitFor('expired after watch()', () => it.expiredAfter, { timeoutMs: 1_000, intervalMs: 5 });
+    assert.ok(it.expiredAfter! >= 19, `not early after a restart (${it.expiredAfter} ms)`);
   } finally {
     sweeper.stop();
   }

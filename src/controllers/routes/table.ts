@@ -1,5 +1,6 @@
 /** The immutable route table: hash lookup by host, indexed path lookup per host. */
 import type { Route, RouteTable, TlsBinding } from './types.js';
+import { HostIndex } from './hostindex.js';
 import { prefixKey, wildcardSuffix } from './paths.js';
 
 /** The routes of one rule host (`a.example.com`, `*.example.com` or `` for host-less rules). */
@@ -55,10 +56,10 @@ function matchByPriority(h: HostRoutes, path: string): Route | undefined {
 export class CompiledTable implements RouteTable {
   /**
    * The exact hosts whose only route is Prefix `/` (most hosts), straight to that route: a
-   * request for one of 10,000 hosts then reads the map entry and the route, not also the host's
-   * HostRoutes (each a cache miss of its own).
+   * request for one of 10,000 hosts then reads an index slot and the route, not also a map's
+   * bucket, entry and key string and the host's HostRoutes (each a cache miss of its own).
    */
-  private readonly roots = new Map<string, Route>();
+  private readonly roots: HostIndex<Route>;
 
   constructor(
     readonly version: number,
@@ -70,7 +71,9 @@ export class CompiledTable implements RouteTable {
     readonly fallback: Route | undefined,
     readonly tls: ReadonlyMap<string, TlsBinding> = new Map(),
   ) {
-    for (const [host, h] of exact) if (h.root !== undefined) this.roots.set(host, h.root);
+    const roots: [string, Route][] = [];
+    for (const [host, h] of exact) if (h.root !== undefined) roots.push([host, h.root]);
+    this.roots = new HostIndex(roots);
   }
 
   match(host: string, path: string): Route | undefined {

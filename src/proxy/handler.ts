@@ -358,6 +358,9 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
   setCookie: string | undefined;
   /** The pool of `ep` when the handler already has it (ProxyHandler.direct); first attempt only. */
   pool: H1Pool | undefined;
+  /** The route's metrics row, looked up while the route was in the cache (EntrypointMetrics.rowOf). */
+  private readonly row: number;
+  private readonly rowsEpoch: symbol;
   private attempt = 0;
   private responded = false;
   private done = false;
@@ -391,6 +394,9 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
       idempotent: false,
       blocking: true,
     };
+    const m = h.o.metrics;
+    this.row = m.rowOf(r.route, r.route.id);
+    this.rowsEpoch = m.rowsEpoch;
   }
 
   send(): void {
@@ -514,7 +520,7 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
     }
     this.resumeFn = undefined;
     const o = this.h.o;
-    o.metrics.routeRequest(this.r.route, this.r.route.id, this.status, this.opts.method, (performance.now() - this.start) / 1000);
+    o.metrics.countAt(this.row, this.rowsEpoch, this.r.route, this.status, this.opts.method, (performance.now() - this.start) / 1000);
     if (o.accessLog !== null) {
       logAccess(o.accessLog, o.entrypoint, this.req, this.r.host, this.r.target, this.status, this.start, this.bytes, this.r.route.id, this.ep.origin, this.clientIp);
     }

@@ -247,20 +247,37 @@ export class EntrypointMetrics {
    * other object), under this writer's symbol for any other.
    */
   routeRequest(route: MetricsSlot, routeId: string, code: number, method: string, seconds: number): void {
-    let row: number | undefined;
-    if (route.metricsOwner === this.slot) row = route.metricsRow!;
-    else {
-      const slot = route as Record<symbol, number | undefined>;
-      row = slot[this.slot];
-      if (row === undefined) {
-        row = this.labelsOf(routeId).duration.row;
-        if (route.metricsOwner === undefined) {
-          route.metricsOwner = this.slot;
-          route.metricsRow = row;
-        } else slot[this.slot] = row;
-      }
+    this.count(this.rowOf(route, routeId), code, method, seconds);
+  }
+
+  /**
+   * The route's row, to count a request later with countAt: looked up when the request is routed
+   * (the route was just read), so that counting at its end reads the row alone, not the route again
+   * (among 10,000 routes, likely gone from the cache by then).
+   */
+  rowOf(route: MetricsSlot, routeId: string): number {
+    if (route.metricsOwner === this.slot) return route.metricsRow!;
+    const slot = route as Record<symbol, number | undefined>;
+    let row = slot[this.slot];
+    if (row === undefined) {
+      row = this.labelsOf(routeId).duration.row;
+      if (route.metricsOwner === undefined) {
+        route.metricsOwner = this.slot;
+        route.metricsRow = row;
+      } else slot[this.slot] = row;
     }
-    this.count(row, code, method, seconds);
+    return row;
+  }
+
+  /** Which rows rowOf's answers refer to: a reset (registry.resetMetrics) starts new ones. */
+  get rowsEpoch(): symbol {
+    return this.slot;
+  }
+
+  /** Counts a request in a row from rowOf; after a reset in between, finds the route's new row. */
+  countAt(row: number, epoch: symbol, route: MetricsSlot & { readonly id: string }, code: number, method: string, seconds: number): void {
+    if (epoch === this.slot) this.count(row, code, method, seconds);
+    else this.routeRequest(route, route.id, code, method, seconds);
   }
 
   request(routeId: string, code: number, method: string, seconds: number): void {

@@ -134,3 +134,26 @@ test('two entrypoints recording the same route keep their own rows (the route ca
   assert.match(text, /gangplank_request_duration_seconds_bucket\{le="0.01",entrypoint="websecure",route="a.test\|Prefix\|\/"\} 0\n/);
   assert.equal(route.metricsRow, 0, 'the first writer\'s row is kept on the route itself');
 });
+
+test('a row looked up when a request is routed counts it at its end; after a reset in between, the route gets its new row', async () => {
+  const r = new Registry();
+  const e = entrypointMetrics(createProxyMetrics(r), 'web');
+  const a = routeOf('a.test|Prefix|/');
+  const b = routeOf('b.test|Prefix|/');
+  const rowA = e.rowOf(a, a.id);
+  const epoch = e.rowsEpoch;
+  e.countAt(rowA, epoch, a, 200, 'GET', 0.002);
+  e.countAt(e.rowOf(b, b.id), e.rowsEpoch, b, 404, 'GET', 0.2);
+  let text = await r.metrics();
+  assert.match(text, /gangplank_requests_total\{entrypoint="web",route="a.test\|Prefix\|\/",code="200",method="GET"\} 1\n/);
+  assert.match(text, /gangplank_requests_total\{entrypoint="web",route="b.test\|Prefix\|\/",code="404",method="GET"\} 1\n/);
+  // A request routed before a reset and finished after it: its row number belongs to the old rows
+  // (in the new ones it would be b's row, made first after the reset).
+  r.resetMetrics();
+  e.routeRequest(b, b.id, 404, 'GET', 0.2);
+  e.countAt(rowA, epoch, a, 200, 'GET', 0.002);
+  text = await r.metrics();
+  assert.match(text, /gangplank_requests_total\{entrypoint="web",route="a.test\|Prefix\|\/",code="200",method="GET"\} 1\n/);
+  assert.match(text, /gangplank_requests_total\{entrypoint="web",route="b.test\|Prefix\|\/",code="404",method="GET"\} 1\n/);
+  assert.doesNotMatch(text, /route="b.test\|Prefix\|\/",code="200"/);
+});

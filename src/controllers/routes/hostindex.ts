@@ -21,30 +21,50 @@ export class HostIndex<V> {
   /** Keys not stored inline, by value index. */
   private readonly wide: (string | undefined)[];
 
+  /** `entries`: distinct keys (a duplicate is refused). */
   constructor(entries: Iterable<readonly [string, V]>) {
-    const list = [...entries];
-    this.values = list.map(([, v]) => v);
+    const keys: string[] = [];
+    this.values = [];
     this.wide = [];
+    for (const [k, v] of entries) {
+      keys.push(k);
+      this.values.push(v);
+    }
     let size = 8;
-    while (size < list.length * 2) size *= 2;
+    while (size < keys.length * 2) size *= 2;
     this.mask = size - 1;
-    this.slots = new Int32Array(size * SLOT);
-    for (let i = 0; i < list.length; i++) {
-      const key = list[i]![0];
-      if (this.get(key) !== undefined) throw new Error(`HostIndex: duplicate key ${JSON.stringify(key)}`);
-      const h = hostHash(key);
-      let s = h & this.mask;
-      while (this.slots[s * SLOT + 1] !== 0) s = (s + 1) & this.mask;
-      const at = s * SLOT;
-      this.slots[at] = h;
-      this.slots[at + 1] = i + 1;
-      if (key.length > INLINE || !latin1(key)) {
-        this.slots[at + 2] = -1;
-        this.wide[i] = key;
-        continue;
+    const slots = (this.slots = new Int32Array(size * SLOT));
+    // Rebuilt with every new table (each change to the routes), so kept cheap: a pass over the
+    // key for its hash, duplicates noticed while probing, a pass writing the characters straight
+    // into the (zeroed) slot.
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const n = key.length;
+      let h = 0x811c9dc5;
+      let inline = n <= INLINE;
+      for (let j = 0; j < n; j++) {
+        const c = key.charCodeAt(j);
+        h = Math.imul(h ^ c, 0x01000193);
+        if (c > 255) inline = false;
       }
-      this.slots[at + 2] = key.length;
-      for (let j = 0; j < key.length; j += 4) this.slots[at + 3 + (j >> 2)] = word(key, j);
+      h = mix(h);
+      let s = h & this.mask;
+      for (;;) {
+        const taken = slots[s * SLOT + 1]!;
+        if (taken === 0) break;
+        if (slots[s * SLOT] === h && keys[taken - 1] === key) throw new Error(`HostIndex: duplicate key ${JSON.stringify(key)}`);
+        s = (s + 1) & this.mask;
+      }
+      const at = s * SLOT;
+      slots[at] = h;
+      slots[at + 1] = i + 1;
+      if (inline) {
+        slots[at + 2] = n;
+        for (let j = 0; j < n; j++) slots[at + 3 + (j >> 2)]! |= key.charCodeAt(j) << (8 * (j & 3));
+      } else {
+        slots[at + 2] = -1;
+        this.wide[i] = key;
+      }
     }
   }
 
@@ -93,15 +113,14 @@ function word(key: string, j: number): number {
   return w;
 }
 
-function latin1(key: string): boolean {
-  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) > 255) return false;
-  return true;
-}
-
 /** FNV-1a over the UTF-16 code units, then a final mix so that the low bits (the slot) spread. */
 export function hostHash(key: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return mix(h);
+}
+
+function mix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

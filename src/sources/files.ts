@@ -18,7 +18,7 @@ const RESCAN_MS = 2000;
 /**
  * The rescan's budget: at most this many files looked at per second on average, so that a large
  * manifests tree does not keep the process busy (it shares its event loop with the proxy in
- * embedded mode): up to 1,000 files every 2 s, 10,000 files every 10 s.
+ * embedded mode): up to 2,000 files every 2 s, 10,000 files every 10 s.
  */
 const RESCAN_FILES_PER_S = 1000;
 /** Files stat'ed per turn of the event loop during a rescan (a fraction of a millisecond each turn). */

@@ -34,20 +34,11 @@ export class HostIndex<V> {
     while (size < keys.length * 2) size *= 2;
     this.mask = size - 1;
     const slots = (this.slots = new Int32Array(size * SLOT));
-    // Rebuilt with every new table (each change to the routes), so kept cheap: a pass over the
-    // key for its hash, duplicates noticed while probing, a pass writing the characters straight
-    // into the (zeroed) slot.
+    // Rebuilt with every new table (each change to the routes), so kept cheap: duplicates are
+    // noticed while probing, and the characters written straight into the (zeroed) slot.
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
-      const n = key.length;
-      let h = 0x811c9dc5;
-      let inline = n <= INLINE;
-      for (let j = 0; j < n; j++) {
-        const c = key.charCodeAt(j);
-        h = Math.imul(h ^ c, 0x01000193);
-        if (c > 255) inline = false;
-      }
-      h = mix(h);
+      const h = hostHash(key);
       let s = h & this.mask;
       for (;;) {
         const taken = slots[s * SLOT + 1]!;
@@ -58,14 +49,26 @@ export class HostIndex<V> {
       const at = s * SLOT;
       slots[at] = h;
       slots[at + 1] = i + 1;
-      if (inline) {
-        slots[at + 2] = n;
-        for (let j = 0; j < n; j++) slots[at + 3 + (j >> 2)]! |= key.charCodeAt(j) << (8 * (j & 3));
-      } else {
+      if (!this.packInline(at, key)) {
+        slots.fill(0, at + 3, at + SLOT);
         slots[at + 2] = -1;
         this.wide[i] = key;
       }
     }
+  }
+
+  /** Writes `key`'s length and characters into the slot at `at`; false when it cannot be stored inline. */
+  private packInline(at: number, key: string): boolean {
+    const n = key.length;
+    if (n > INLINE) return false;
+    const slots = this.slots;
+    for (let j = 0; j < n; j++) {
+      const c = key.charCodeAt(j);
+      if (c > 255) return false;
+      slots[at + 3 + (j >> 2)]! |= c << (8 * (j & 3));
+    }
+    slots[at + 2] = n;
+    return true;
   }
 
   get size(): number {

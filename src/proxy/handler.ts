@@ -25,6 +25,7 @@ import {
 import type { EntrypointMetrics } from './metrics.js';
 import { normalizeHost, parseTarget } from './normalize.js';
 import { H2Exchange } from './h2exchange.js';
+import type { H2Request } from './h2/stream.js';
 import type { H1Handler, H1Pool, H1Request } from './h1client.js';
 import type { UpstreamPools } from './upstream.js';
 
@@ -50,7 +51,7 @@ export interface HandlerOptions {
 
 /**
  * What ProxyHandler and its exchanges use of a response. Node's ProxyResponse has it, and so do
- * the light responses of the HTTP/1.1 fast path (fast.ts) and of HTTP/2 streams (h2fast.ts).
+ * the light responses of the HTTP/1.1 fast path (fast.ts) and of HTTP/2 streams (h2/stream.ts).
  */
 /** Response fields as the proxy passes them: a flat [name, value, ...] list or a record. */
 export type ResponseHeaders = string[] | Record<string, string | number | string[]>;
@@ -144,11 +145,11 @@ export class ProxyHandler {
     scanRequestHeaders(req.rawHeaders, facts);
     if (facts.error !== undefined) return { status: 400, message: `bad request: ${facts.error}`, close: true };
     // HTTP/2 frames the body itself: there is one unless the HEADERS frame ended the stream.
-    if (req.httpVersionMajor === 2) facts.hasBody = !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders;
+    if (req.httpVersionMajor === 2) facts.hasBody = !(req as unknown as H2Request).stream.endAfterHeaders;
     const t = parseTarget(req.url ?? '');
     if (t === undefined) return { status: 400, message: 'bad request: invalid request target', close: true };
     // HTTP/2 carries the authority as a pseudo-header, which wins over a Host header (RFC 9113 8.3.1).
-    let hostRaw = t.host ?? (req.httpVersionMajor === 2 ? ((req.headers[':authority'] as string | undefined) ?? facts.host) : facts.host);
+    let hostRaw = t.host ?? (req.httpVersionMajor === 2 ? ((req as unknown as H2Request).authority ?? facts.host) : facts.host);
     if (hostRaw === undefined) {
       if (req.httpVersionMinor >= 1 && req.httpVersionMajor === 1) {
         return { status: 400, message: 'bad request: missing Host header', close: true };

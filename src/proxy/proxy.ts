@@ -3,8 +3,7 @@
  * strict parsing and client-side limits, serving the current route table through ProxyHandler.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { createSecureServer, type Http2SecureServer, type Http2Session, type IncomingHttpHeaders, type SecureServerOptions, type ServerHttp2Stream } from 'node:http2';
-import type { SecureContext, TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type SecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { BlockList, createServer as createNetServer, isIPv6, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -17,7 +16,7 @@ import { canonicalName } from '../tls/match.js';
 import { entrypointMetrics, type EntrypointMetrics, type ProxyMetrics } from './metrics.js';
 import { UpgradeHandler } from './upgrade.js';
 import { FastPath } from './fast.js';
-import { serveStream } from './h2fast.js';
+import { H2Server } from './h2/connection.js';
 import { UpstreamPools } from './upstream.js';
 
 export interface ProxyTimeouts {
@@ -72,16 +71,18 @@ export interface TlsCertificates {
   contextFor(host: string): SecureContext;
 }
 
-/** HTTP/2 limits that bound the known floods (Rapid Reset, CONTINUATION, PING floods). */
+/**
+ * HTTP/2 limits that bound the known floods (src/proxy/h2/connection.ts also bounds streams reset
+ * while served, CONTINUATION blocks by size and time, and control frames from a client that does
+ * not read its answers).
+ */
 export interface Http2Limits {
   /** Streams one client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). Default 250. */
   maxConcurrentStreams: number;
-  /** Streams refused or reset before the session is closed (Rapid Reset). Default 100. */
+  /** Streams refused for concurrency before the connection is closed. Default 100. */
   maxSessionRejectedStreams: number;
-  /** Invalid frames (incl. empty CONTINUATIONs) before the session is closed. Default 1000. */
+  /** Invalid frames (empty DATA and CONTINUATION frames, stream errors) before the connection is closed. Default 1000. */
   maxSessionInvalidFrames: number;
-  /** Unacknowledged PINGs allowed. Default 10. */
-  maxOutstandingPings: number;
   /** Header pairs per block. Default 128. */
   maxHeaderListPairs: number;
 }
@@ -90,7 +91,6 @@ export const DEFAULT_H2_LIMITS: Http2Limits = {
   maxConcurrentStreams: 250,
   maxSessionRejectedStreams: 100,
   maxSessionInvalidFrames: 1000,
-  maxOutstandingPings: 10,
   maxHeaderListPairs: 128,
 };
 
@@ -133,19 +133,22 @@ export function trustedList(cidrs: readonly string[]): BlockList {
 
 const CLIENT_ERROR_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
-type AnyServer = Server | Http2SecureServer;
-
 export class HttpProxy implements Component {
-  /** Node's server for this entrypoint (for plain HTTP: what the fast path hands over to). */
-  private readonly server: AnyServer;
+  /**
+   * Node's HTTP/1.1 server for this entrypoint. It never listens itself: the fast path (plain
+   * HTTP) or the TLS server (HTTP/1.1 by ALPN) hands it connections.
+   */
+  private readonly server: Server;
   /** The listening socket server: the TLS server, or a TCP server feeding the fast path. */
-  private readonly listener: AnyServer | NetServer;
+  private readonly listener: TlsServer | NetServer;
   private readonly fast: FastPath | undefined;
+  /** websecure: gangplank's HTTP/2 server (src/proxy/h2), for connections that chose h2. */
+  private readonly h2: H2Server | undefined;
+  private readonly tlsServer: TlsServer | undefined;
   private readonly handler: ProxyHandler;
   private readonly pools: UpstreamPools;
   private readonly metrics: EntrypointMetrics;
   private readonly sockets = new Set<Socket>();
-  private readonly sessions = new Set<Http2Session>();
   private stopping = false;
   private stopped: Promise<void> | undefined;
 
@@ -191,51 +194,51 @@ export class HttpProxy implements Component {
       const tls = o.tls;
       const lim = { ...DEFAULT_H2_LIMITS, ...tls.h2 };
       const handle = this.handler.handle;
-      const opts: SecureServerOptions = {
-        ...SERVER_TLS_OPTIONS,
-        cert: (tls.certs.defaultCert.base ?? tls.certs.defaultCert).certPem,
-        key: (tls.certs.defaultCert.base ?? tls.certs.defaultCert).keyPem,
-        SNICallback: tls.certs.sniCallback,
-        ticketKeys: tls.ticketKeys,
-        allowHTTP1: true,
-        // Clients must finish the handshake quickly (slow-loris on TLS).
-        handshakeTimeout: Math.min(t.headersMs, 10_000),
-        settings: { maxConcurrentStreams: lim.maxConcurrentStreams, maxHeaderListSize: o.maxHeaderSize ?? 16 * 1024, enablePush: false },
+      // HTTP/1.1 over TLS; during a graceful stop its answers say Connection: close.
+      const h1 = createServer(http1, (req, res) => {
+        if (this.stopping) res.shouldKeepAlive = false;
+        handle(req, res);
+      });
+      const h2 = new H2Server({
+        handle,
+        maxConcurrentStreams: lim.maxConcurrentStreams,
         maxSessionRejectedStreams: lim.maxSessionRejectedStreams,
         maxSessionInvalidFrames: lim.maxSessionInvalidFrames,
-        maxOutstandingPings: lim.maxOutstandingPings,
+        maxHeaderListSize: o.maxHeaderSize ?? 16 * 1024,
         maxHeaderListPairs: lim.maxHeaderListPairs,
-        peerMaxConcurrentStreams: lim.maxConcurrentStreams,
-        unknownProtocolTimeout: 10_000,
-      };
-      // During a graceful stop, HTTP/1.1 answers say Connection: close; HTTP/2 sessions get GOAWAY.
-      const server = createSecureServer(opts);
-      // HTTP/1.1 over TLS (and what the HTTP/2 core path leaves to the compatibility layer).
-      server.on('request', (req, res) => {
-        // HTTP/1.1's ServerResponse, or the compatibility layer's Http2ServerResponse (CONNECT, Expect).
-        const r = res as unknown as ProxyResponse;
-        if (this.stopping && req.httpVersionMajor === 1) r.shouldKeepAlive = false;
-        handle(req as unknown as IncomingMessage, r);
+        keepAliveMs: t.keepAliveMs,
+        headersMs: t.headersMs,
+        clientError: (status) => this.metrics.clientError(status),
       });
-      // A 'request' listener makes Node add its compatibility 'stream' listener: it stays for
-      // CONNECT and Expect; every other HTTP/2 stream is served on the core API (h2fast.ts).
-      const compat = server.listeners('stream') as ((...args: unknown[]) => void)[];
-      server.removeAllListeners('stream');
-      server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
-        if (!serveStream(handle, stream, headers, rawHeaders)) for (const l of compat) l.call(server, stream, headers, flags, rawHeaders);
-      });
-      // HTTP/1.1 over TLS goes through node's http connection code, which reads these from the server.
-      Object.assign(server, http1);
-      server.on('session', (s: Http2Session) => {
-        this.sessions.add(s);
-        s.setTimeout(t.keepAliveMs, () => s.close());
-        s.once('close', () => this.sessions.delete(s));
-      });
+      const server = createTlsServer(
+        {
+          ...SERVER_TLS_OPTIONS,
+          cert: (tls.certs.defaultCert.base ?? tls.certs.defaultCert).certPem,
+          key: (tls.certs.defaultCert.base ?? tls.certs.defaultCert).keyPem,
+          SNICallback: tls.certs.sniCallback,
+          ticketKeys: tls.ticketKeys,
+          ALPNProtocols: ['h2', 'http/1.1'],
+          // Clients must finish the handshake quickly (slow-loris on TLS).
+          handshakeTimeout: Math.min(t.headersMs, 10_000),
+          noDelay: true,
+        },
+        // A client that offered no ALPN speaks HTTP/1.1.
+        (socket: TLSSocket) => {
+          if (socket.alpnProtocol === 'h2') {
+            if (this.stopping) socket.destroy();
+            else h2.connection(socket);
+          } else h1.emit('connection', socket);
+        },
+      );
       server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
         this.metrics.clientError(400);
         if (o.logger.isLevelEnabled('debug')) o.logger.debug({ entrypoint: o.entrypoint, err: err.code ?? err.message }, 'TLS handshake failed');
       });
-      this.server = server;
+      // Node's server tracks its connections and checks their timeouts from 'listening'.
+      h1.emit('listening');
+      this.h2 = h2;
+      this.tlsServer = server;
+      this.server = h1;
       this.listener = server;
     } else {
       // Plain HTTP: a TCP listener whose connections start on the fast path (src/proxy/fast.ts);
@@ -274,7 +277,7 @@ export class HttpProxy implements Component {
 
   /** Websecure: the ticket keys of the server's own context (SNI contexts are the certificate store's). */
   setTicketKeys(keys: Buffer): void {
-    if ('setTicketKeys' in this.server) this.server.setTicketKeys(keys);
+    this.tlsServer?.setTicketKeys(keys);
   }
 
   /** Serves `t` from now on; requests already routed finish on the table they started with. */
@@ -301,7 +304,7 @@ export class HttpProxy implements Component {
     this.stopped ??= (async () => {
       this.stopping = true;
       if (this.listener.listening) {
-        const server = this.server as Server;
+        const server = this.server;
         const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
         // Node's server of the plain entrypoint never listened: close() only stops its timers.
         if (this.listener !== this.server) server.close(() => undefined);
@@ -312,10 +315,10 @@ export class HttpProxy implements Component {
           this.fast?.closeIdle();
         };
         closeIdle();
-        for (const s of this.sessions) s.close();
+        this.h2?.shutdown();
         const sweep = setInterval(closeIdle, 50);
         const timer = setTimeout(() => {
-          for (const s of this.sessions) s.destroy();
+          this.h2?.destroy();
           for (const s of this.sockets) s.destroy();
         }, graceMs);
         await closed;

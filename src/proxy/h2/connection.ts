@@ -51,6 +51,10 @@ const OUT_LIMIT = 4 * 1024 * 1024;
 /** Rapid Reset: streams a client may reset while we serve them, as a burst and per second. */
 const RESET_BURST = 1_000;
 const RESET_PER_S = 200;
+/** Not a wire flag: marks a HEADERS frame whose stream depends on itself. */
+const SELF_DEPENDENT = 0x100;
+/** Streams we reset, remembered so that frames the client sent before it knew are ignored. */
+const RESETS_KEPT = 64;
 /** Payloads at least this long are written as their own buffer instead of copied. */
 const COPY_LIMIT = 2_048;
 
@@ -159,6 +163,8 @@ export class H2Connection implements Expiring {
   private resetTokens = RESET_BURST;
   private resetAt = Date.now();
   private invalid = 0;
+  private readonly resets = new Int32Array(RESETS_KEPT);
+  private resetsAt = 0;
   private refused = 0;
   private deadline = 0;
   private readonly flushFn = () => this.flush();
@@ -246,8 +252,10 @@ export class H2Connection implements Expiring {
       case F.HEADERS:
         return this.onHeaders(flags, sid, b, s, e);
       case F.PRIORITY:
+        // Priorities are not acted on; only their form is checked.
         if (sid === 0) throw new ConnectionError(F.PROTOCOL_ERROR, 'PRIORITY on stream 0');
-        if (e - s !== 5) this.streamError(sid, F.FRAME_SIZE_ERROR);
+        if (e - s !== 5) this.streamError(sid, F.FRAME_SIZE_ERROR, this.streams.get(sid));
+        else if ((b.readUInt32BE(s) & 0x7fffffff) === sid) this.streamError(sid, F.PROTOCOL_ERROR, this.streams.get(sid));
         return;
       case F.RST_STREAM:
         return this.onReset(sid, b, s, e);
@@ -294,7 +302,8 @@ export class H2Connection implements Expiring {
     const st = this.streams.get(sid);
     if (st === undefined) {
       if (sid > this.lastId) throw new ConnectionError(F.PROTOCOL_ERROR, 'DATA on a stream never opened');
-      // A stream closed here may still get frames the client sent before it knew.
+      // A stream we reset may still get DATA the client sent before it knew; any other closed one may not.
+      if (!this.resetByUs(sid)) this.streamError(sid, F.STREAM_CLOSED);
       return;
     }
     if (st.remoteEnded) return this.streamError(sid, F.STREAM_CLOSED, st);
@@ -338,6 +347,8 @@ export class H2Connection implements Expiring {
     }
     if ((flags & F.PRIORITY_FLAG) !== 0) {
       if (he - hs < 5) throw new ConnectionError(F.FRAME_SIZE_ERROR, 'HEADERS priority fields missing');
+      // A stream that depends on itself is malformed (decoded all the same: the HPACK state must follow).
+      if ((b.readUInt32BE(hs) & 0x7fffffff) === sid) flags |= SELF_DEPENDENT;
       hs += 5;
     }
     if ((flags & F.END_HEADERS) !== 0) {
@@ -394,6 +405,7 @@ export class H2Connection implements Expiring {
       if (++this.refused > this.o.maxSessionRejectedStreams) throw new ConnectionError(F.ENHANCE_YOUR_CALM, 'too many streams beyond the concurrency limit');
       return;
     }
+    if ((flags & SELF_DEPENDENT) !== 0) return this.malformed(sid);
     if (count < 0) return this.answer(sid, 431, endStream);
     this.request(sid, fields, endStream);
   }
@@ -506,6 +518,7 @@ export class H2Connection implements Expiring {
       return;
     }
     if ((e - s) % 6 !== 0) throw new ConnectionError(F.FRAME_SIZE_ERROR, 'SETTINGS payload is not a multiple of 6');
+    let grew = false;
     for (let p = s; p < e; p += 6) {
       const id = b.readUInt16BE(p);
       const v = b.readUInt32BE(p + 2);
@@ -524,7 +537,7 @@ export class H2Connection implements Expiring {
             st.sendWindow += delta;
             if (st.sendWindow > F.MAX_WINDOW) throw new ConnectionError(F.FLOW_CONTROL_ERROR, 'a stream window grew too large');
           }
-          if (delta > 0) this.resumeBlocked();
+          if (delta > 0) grew = true;
           break;
         }
         case F.SETTINGS_MAX_FRAME_SIZE:
@@ -534,7 +547,9 @@ export class H2Connection implements Expiring {
       }
     }
     this.control();
+    // The acknowledgement goes before the DATA a larger window lets out.
     this.reserve(0, F.SETTINGS, F.ACK, 0);
+    if (grew) this.resumeBlocked();
   }
 
   private onWindowUpdate(sid: number, b: Buffer, s: number, e: number): void {
@@ -747,6 +762,11 @@ export class H2Connection implements Expiring {
 
   private rst(sid: number, code: number): void {
     this.wbuf.writeUInt32BE(code, this.reserve(4, F.RST_STREAM, 0, sid));
+    this.resets[this.resetsAt++ % RESETS_KEPT] = sid;
+  }
+
+  private resetByUs(sid: number): boolean {
+    return this.resets.includes(sid);
   }
 
   private windowUpdate(sid: number, inc: number): void {

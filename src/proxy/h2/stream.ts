@@ -12,6 +12,8 @@ import type { H2Connection } from './connection.js';
 
 type Listener = (this: ProxyResponse) => void;
 
+function ignore(): void {}
+
 // Connection-specific fields HTTP/2 forbids (RFC 9113 8.2.2): never sent in a response.
 const FORBIDDEN: Record<string, 1 | undefined> = Object.assign(Object.create(null) as Record<string, 1 | undefined>, {
   connection: 1,
@@ -161,6 +163,8 @@ export class H2Stream implements ProxyResponse {
   body(): Readable {
     if (this.reader !== undefined) return this.reader;
     const r = new Readable({ highWaterMark: 64 * 1024, read: () => this.conn.bodyRead(this) });
+    // A body cut short fails its reader; one nobody reads any more must not throw for want of a listener.
+    r.on('error', ignore);
     if (this.remoteEnded) r.push(null);
     this.reader = r;
     return r;
@@ -229,7 +233,7 @@ export class H2Stream implements ProxyResponse {
   write(chunk: Buffer | string): boolean {
     if (!this.headersSent) this.begin(this.statusCode, undefined, false);
     if (this.head || this.localEnded || this.closed) return true;
-    const b = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (b.length === 0) return true;
     if (this.conn.sendData(this, b, false)) return true;
     this.needDrain = true;
@@ -242,7 +246,7 @@ export class H2Stream implements ProxyResponse {
       if (chunk === undefined || this.head) return this;
     }
     if (this.localEnded || this.closed) return this;
-    const b = this.head || chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
+    const b = this.head || chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     const t = this.teTrailers && this.trailers !== undefined ? this.trailers : undefined;
     this.localEnd();
     this.conn.sendEnd(this, b, t);
@@ -283,7 +287,8 @@ export class H2Stream implements ProxyResponse {
     if (this.closed) return;
     this.state |= CLOSED;
     const r = this.reader;
-    if (r !== undefined && !r.readableEnded && !this.remoteEnded) r.destroy(err ?? new Error('HTTP/2 stream closed'));
+    // Finished normally while the client still sent a body: the reader just stops.
+    if (r !== undefined && !r.readableEnded && !this.remoteEnded) r.destroy(err);
     this.queue = [];
     this.queued = 0;
     const ls = this.closeListeners;

@@ -14,6 +14,7 @@ import { HttpProxy, type TlsCertificates } from '../../src/proxy/proxy.js';
 import { silentLogger } from '../../src/runtime/logger.js';
 import { buildContext } from '../../src/tls/options.js';
 import { newTicketKeys } from '../../src/tls/ticket-keys.js';
+import { h2frame } from '../harness/h2frames.js';
 import { waitFor } from '../harness/wait.js';
 import { backend, endpoint, nodeGet, route, startBackend, startProxy, TestTable, type Backendsrv } from './helpers.js';
 import { makeCert, type TestCert } from './tls-helpers.js';
@@ -117,14 +118,7 @@ describe('websecure entrypoint', () => {
       sock.on('close', () => (closed = true));
       sock.on('error', () => undefined);
       sock.on('data', () => undefined);
-      const frame = (type: number, flags: number, stream: number, payload: Buffer) => {
-        const h = Buffer.alloc(9);
-        h.writeUIntBE(payload.length, 0, 3);
-        h[3] = type;
-        h[4] = flags;
-        h.writeUInt32BE(stream, 5);
-        return Buffer.concat([h, payload]);
-      };
+      const frame = h2frame;
       sock.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
       sock.write(frame(0x4, 0, 0, Buffer.alloc(0))); // SETTINGS
       // HEADERS without END_HEADERS, then CONTINUATION frames that never end the block: each

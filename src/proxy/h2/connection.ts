@@ -55,18 +55,36 @@ const RESET_PER_S = 200;
 const SELF_DEPENDENT = 0x100;
 /** Streams we reset, remembered so that frames the client sent before it knew are ignored. */
 const RESETS_KEPT = 64;
+/** The output buffer's usual size, and the size past which it is given back after a write. */
+const WBUF_SIZE = 16 * 1024;
+const WBUF_KEEP = 64 * 1024;
 /** Payloads at least this long are written as their own buffer instead of copied. */
 const COPY_LIMIT = 2_048;
 
-// RFC 9110 token characters, lower case only (an upper-case name is malformed in HTTP/2).
-const NAME_OK = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") NAME_OK[c.charCodeAt(0)] = 1;
+// RFC 9110 token characters: bit 1 for any, bit 2 for those a field name may have in HTTP/2
+// (lower case only: an upper-case name is malformed there).
+const TOKEN = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") TOKEN[c.charCodeAt(0)] = 3;
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZ') TOKEN[c.charCodeAt(0)] = 1;
 
-function validName(n: string): boolean {
-  if (n.length === 0) return false;
-  for (let i = 0; i < n.length; i++) {
-    const c = n.charCodeAt(i);
-    if (c > 127 || NAME_OK[c] !== 1) return false;
+/** A non-empty token whose characters all have `bit` (1: a method, 2: a field name). */
+function validToken(v: string, bit: number): boolean {
+  if (v.length === 0) return false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c > 127 || (TOKEN[c]! & bit) === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * :path and :authority go into an HTTP/1.1 request line and Host field: no space, no control
+ * character (a CR LF or a space there would write a second request to the backend).
+ */
+function validTarget(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c <= 32 || c === 127) return false;
   }
   return true;
 }
@@ -149,7 +167,7 @@ export class H2Connection implements Expiring {
   /** Streams owed a 'drain' once the socket takes more. */
   private readonly waiting = new Set<H2Stream>();
   // Output: frames are gathered in `wbuf` (small ones copied in) and `parts`, written once per turn.
-  private wbuf = Buffer.allocUnsafe(16 * 1024);
+  private wbuf = Buffer.allocUnsafe(WBUF_SIZE);
   private wpos = 0;
   private parts: Buffer[] = [];
   private partsLen = 0;
@@ -268,11 +286,14 @@ export class H2Connection implements Expiring {
         if (e - s !== 8) throw new ConnectionError(F.FRAME_SIZE_ERROR, 'PING payload is not 8 bytes');
         if ((flags & F.ACK) === 0) {
           this.control();
-          b.copy(this.wbuf, this.reserve(8, F.PING, F.ACK, 0), s, e);
+          // reserve() may grow wbuf: take the position before the buffer.
+          const at = this.reserve(8, F.PING, F.ACK, 0);
+          b.copy(this.wbuf, at, s, e);
         }
         return;
       case F.GOAWAY:
         if (sid !== 0) throw new ConnectionError(F.PROTOCOL_ERROR, 'GOAWAY on a stream');
+        if (e - s < 8) throw new ConnectionError(F.FRAME_SIZE_ERROR, 'GOAWAY payload shorter than 8 bytes');
         this.goingAway = true;
         this.maybeEnd();
         return;
@@ -327,7 +348,8 @@ export class H2Connection implements Expiring {
 
   /** The body reader wants more: the client may send what it has read. */
   bodyRead(st: H2Stream): void {
-    if (st.unacked > 0 && !st.remoteEnded && !st.closed) this.returnWindow(st);
+    // Below WINDOW_STEP the client still has most of its window: no WINDOW_UPDATE per small frame.
+    if (st.unacked >= WINDOW_STEP && !st.remoteEnded && !st.closed) this.returnWindow(st);
   }
 
   private returnWindow(st: H2Stream): void {
@@ -365,8 +387,9 @@ export class H2Connection implements Expiring {
   private onContinuation(flags: number, sid: number, b: Buffer, s: number, e: number): void {
     if (this.blockStream === 0 || sid !== this.blockStream) throw new ConnectionError(F.PROTOCOL_ERROR, 'CONTINUATION without a header block');
     this.blockLen += e - s;
-    // HPACK never makes a list much larger than its encoding shorter; a block this long is a flood.
-    if (this.blockLen > this.o.maxHeaderListSize + 1024) throw new ConnectionError(F.ENHANCE_YOUR_CALM, 'header block too large');
+    // A block is rarely longer than the list it decodes to (Huffman shortens, indexing shortens
+    // more); one four times the list limit is a flood, not a large request to answer 431.
+    if (this.blockLen > 4 * this.o.maxHeaderListSize) throw new ConnectionError(F.ENHANCE_YOUR_CALM, 'header block too large');
     if (e === s && (flags & F.END_HEADERS) === 0) this.invalidFrame();
     this.blockParts.push(b.subarray(s, e));
     if ((flags & F.END_HEADERS) === 0) return;
@@ -393,6 +416,8 @@ export class H2Connection implements Expiring {
       // Trailers: they end the request body. (HTTP/1.1 backends get no request trailers.)
       if (open.remoteEnded) return this.streamError(sid, F.STREAM_CLOSED, open);
       if (!endStream) return this.streamError(sid, F.PROTOCOL_ERROR, open);
+      // Trailers carry no pseudo-header fields (RFC 9113 8.1).
+      for (let i = 0; i < fields.length; i += 2) if (fields[i]!.charCodeAt(0) === 58) return this.streamError(sid, F.PROTOCOL_ERROR, open);
       if (open.declaredLength >= 0 && open.received !== open.declaredLength) return this.streamError(sid, F.PROTOCOL_ERROR, open);
       open.remoteEnd();
       return;
@@ -427,15 +452,15 @@ export class H2Connection implements Expiring {
       const v = f[i + 1]!;
       if (n.charCodeAt(0) === 58) {
         if (regular) return this.malformed(sid);
-        if (n === ':method' && method === undefined) method = v;
-        else if (n === ':path' && path === undefined) path = v;
-        else if (n === ':scheme' && scheme === undefined) scheme = v;
-        else if (n === ':authority' && authority === undefined) authority = v;
+        if (n === ':method' && method === undefined && validToken(v, 1)) method = v;
+        else if (n === ':path' && path === undefined && validTarget(v)) path = v;
+        else if (n === ':scheme' && scheme === undefined && validToken(v, 1)) scheme = v;
+        else if (n === ':authority' && authority === undefined && validTarget(v)) authority = v;
         else return this.malformed(sid);
         continue;
       }
       regular = true;
-      if (!validName(n) || !validValue(v)) return this.malformed(sid);
+      if (!validToken(n, 2) || !validValue(v)) return this.malformed(sid);
       switch (n) {
         case 'connection':
         case 'keep-alive':
@@ -479,7 +504,12 @@ export class H2Connection implements Expiring {
     if (this.blockStream === 0) this.deadline = 0;
     // The client waits for a go-ahead before sending the body.
     if (expect && !endStream) this.sendHeaders(st, [':status', '100'], false);
-    this.o.handle(req as unknown as IncomingMessage, st);
+    try {
+      this.o.handle(req as unknown as IncomingMessage, st);
+    } catch {
+      // A handler that throws loses its stream, not the connection's other streams.
+      this.resetStream(st, F.INTERNAL_ERROR);
+    }
   }
 
   private malformed(sid: number): void {
@@ -489,6 +519,8 @@ export class H2Connection implements Expiring {
 
   /** Answers a request the handler never sees, with an empty body. */
   private answer(sid: number, status: number, clientDone: boolean): void {
+    // An answer costs output like a control frame does: a client that reads none is cut off.
+    this.control();
     this.o.clientError(status);
     this.headersFrame(sid, [':status', String(status), 'content-length', '0'], F.END_STREAM);
     if (!clientDone) this.rst(sid, F.NO_ERROR);
@@ -748,7 +780,8 @@ export class H2Connection implements Expiring {
     const block = this.encoder.encode(fields);
     const max = this.peerMaxFrame;
     if (block.length <= max) {
-      block.copy(this.wbuf, this.reserve(block.length, F.HEADERS, flags | F.END_HEADERS, sid));
+      const at = this.reserve(block.length, F.HEADERS, flags | F.END_HEADERS, sid);
+      block.copy(this.wbuf, at);
       return;
     }
     for (let off = 0; off < block.length; off += max) {
@@ -756,12 +789,14 @@ export class H2Connection implements Expiring {
       const last = off + k === block.length;
       const type = off === 0 ? F.HEADERS : F.CONTINUATION;
       const fl = (off === 0 ? flags : 0) | (last ? F.END_HEADERS : 0);
-      block.copy(this.wbuf, this.reserve(k, type, fl, sid), off, off + k);
+      const at = this.reserve(k, type, fl, sid);
+      block.copy(this.wbuf, at, off, off + k);
     }
   }
 
   private rst(sid: number, code: number): void {
-    this.wbuf.writeUInt32BE(code, this.reserve(4, F.RST_STREAM, 0, sid));
+    const at = this.reserve(4, F.RST_STREAM, 0, sid);
+    this.wbuf.writeUInt32BE(code, at);
     this.resets[this.resetsAt++ % RESETS_KEPT] = sid;
   }
 
@@ -770,7 +805,8 @@ export class H2Connection implements Expiring {
   }
 
   private windowUpdate(sid: number, inc: number): void {
-    this.wbuf.writeUInt32BE(inc, this.reserve(4, F.WINDOW_UPDATE, 0, sid));
+    const at = this.reserve(4, F.WINDOW_UPDATE, 0, sid);
+    this.wbuf.writeUInt32BE(inc, at);
   }
 
   private goaway(code: number, debug: string): void {
@@ -797,7 +833,7 @@ export class H2Connection implements Expiring {
       this.finished = [];
       for (const st of fin) {
         // The client is still sending a body nobody will read: tell it to stop (RFC 9113 8.1).
-        if (!st.remoteEnded) this.rst(st.id, F.NO_ERROR);
+        if (!st.remoteEnded && !st.closed) this.rst(st.id, F.NO_ERROR);
         this.remove(st, undefined);
       }
       this.write();
@@ -815,16 +851,19 @@ export class H2Connection implements Expiring {
       this.wpos = 0;
       this.lastDataStream = 0;
       s.write(c);
-      return;
+    } else {
+      this.spill();
+      const parts = this.parts;
+      this.parts = [];
+      this.partsLen = 0;
+      s.cork();
+      for (const p of parts) s.write(p);
+      s.uncork();
     }
-    this.spill();
-    const parts = this.parts;
-    this.parts = [];
-    this.partsLen = 0;
-    s.cork();
-    for (const p of parts) s.write(p);
-    s.uncork();
+    // A turn with a burst of small frames grew wbuf: the connection goes back to the usual size.
+    if (this.wbuf.length > WBUF_KEEP) this.wbuf = Buffer.allocUnsafe(WBUF_SIZE);
   }
+
 
   private onDrain(): void {
     if (this.waiting.size > 0) this.drainWaiting();

@@ -104,7 +104,7 @@ export class H2Stream implements ProxyResponse {
   teTrailers = false;
   /** The HEADERS frame ended the stream: no body. */
   endAfterHeaders = false;
-  /** Content-Length the client declared, -1 if none; the DATA received must add up to it. */
+  /** Content-Length the client declared, -1 if none; the DATA received (counted by the connection) must add up to it. */
   declaredLength = -1;
   received = 0;
   /** What the client may still send on this stream; what we may still send (flow control). */
@@ -172,7 +172,6 @@ export class H2Stream implements ProxyResponse {
 
   /** DATA for this stream; false when the reader wants no more for now (its window stays held). */
   data(chunk: Buffer): boolean {
-    this.received += chunk.length;
     return this.body().push(chunk);
   }
 

@@ -9,6 +9,7 @@ import net from 'node:net';
 import http2 from 'node:http2';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { HpackDecoder, HpackEncoder, HpackError } from '../../../src/proxy/h2/hpack.js';
+import { h2frame } from '../../harness/h2frames.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -411,14 +412,7 @@ function readFrames(socket: net.Socket, onFrame: (f: Frame) => void): void {
   });
 }
 
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(stream, 5);
-  return Buffer.concat([head, payload]);
-}
+const frame = h2frame;
 
 const T_DATA = 0;
 const T_HEADERS = 1;

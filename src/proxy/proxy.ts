@@ -28,7 +28,10 @@ export interface ProxyTimeouts {
   upstreamIdleMs: number;
   /** Client: time to send the request headers (slow-loris). Default 20 s. */
   headersMs: number;
-  /** Client: time to send the whole request. Default 300 s; never below headersMs. */
+  /**
+   * Client: time to send the whole request (HTTP/1.1: the connection's request; HTTP/2: each
+   * stream's body, reset with CANCEL past it). Default 300 s; 0: no limit; never below headersMs.
+   */
   requestMs: number;
   /** Client: idle keep-alive connection lifetime. Default 360 s (longer than an AWS NLB's 350 s idle timeout). */
   keepAliveMs: number;
@@ -208,6 +211,7 @@ export class HttpProxy implements Component {
         maxHeaderListPairs: lim.maxHeaderListPairs,
         keepAliveMs: t.keepAliveMs,
         headersMs: t.headersMs,
+        requestMs: t.requestMs,
         clientError: (status) => this.metrics.clientError(status),
       });
       const server = createTlsServer(

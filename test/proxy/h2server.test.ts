@@ -789,7 +789,7 @@ describe('HTTP/2 server (websecure) end to end', () => {
   });
 });
 
-describe('HTTP/2 idle connections (keepAliveMs 300)', () => {
+describe('HTTP/2 deadlines (keepAliveMs 300, requestMs 1500)', () => {
   let cert: TestCert;
   let app: AppBackend;
   let p: HttpProxy;
@@ -797,7 +797,7 @@ describe('HTTP/2 idle connections (keepAliveMs 300)', () => {
   before(async () => {
     cert = await makeCert(['app.test']);
     app = await startApp();
-    p = await startSecure(new TestTable([route('app.test', '/', backend('default/app:80', [endpoint(app.srv.port)]))]), cert, { timeouts: { keepAliveMs: 300 } });
+    p = await startSecure(new TestTable([route('app.test', '/', backend('default/app:80', [endpoint(app.srv.port)]))]), cert, { timeouts: { keepAliveMs: 300, requestMs: 1_500 } });
   });
   after(async () => {
     await p?.stop(500);
@@ -818,6 +818,27 @@ describe('HTTP/2 idle connections (keepAliveMs 300)', () => {
       await waitFor('GOAWAY and close', () => goaway !== undefined && s.closed, { timeoutMs: 3_000 });
       assert.equal(goaway, NO_ERROR);
       assert.ok(goawayAt - idleFrom >= 250, `GOAWAY came ${goawayAt - idleFrom} ms after the last response`);
+    } finally {
+      s.destroy();
+    }
+  });
+
+  test('a request body not finished within requestMs: its stream is reset (CANCEL), the session serves on', async () => {
+    const s = await h2session(p.address().port, cert);
+    try {
+      const t0 = Date.now();
+      const slow = s.request({ ':method': 'POST', ':path': '/hash' });
+      slow.on('error', () => undefined);
+      slow.write('the first part of a body that never ends');
+      const keepOpen = setInterval(() => slow.write('.'), 200);
+      await new Promise<void>((resolve) => slow.on('close', resolve));
+      clearInterval(keepOpen);
+      const ms = Date.now() - t0;
+      assert.equal(slow.rstCode, h2constants.NGHTTP2_CANCEL);
+      assert.ok(ms >= 1_400 && ms < 4_000, `reset after ${ms} ms`);
+      // A body sent in time on the same session is served.
+      const r = await h2fetch(s, { ':method': 'POST', ':path': '/hash' }, Buffer.from('whole'));
+      assert.equal(r.status, 200);
     } finally {
       s.destroy();
     }

@@ -35,6 +35,8 @@ export interface H2Options {
   maxHeaderListPairs: number;
   keepAliveMs: number;
   headersMs: number;
+  /** Time a client has to send a request's whole body (0: no limit); past it the stream is reset (CANCEL). */
+  requestMs: number;
   /** A request refused before it reached the handler (431, 405), for the metrics. */
   clientError: (status: number) => void;
 }
@@ -118,7 +120,7 @@ export class H2Server {
   readonly conns = new Set<H2Connection>();
   readonly deadlines: DeadlineSweeper;
   constructor(readonly o: H2Options) {
-    this.deadlines = new DeadlineSweeper(this.conns, [o.keepAliveMs, o.headersMs]);
+    this.deadlines = new DeadlineSweeper(this.conns, [o.keepAliveMs, o.headersMs, o.requestMs]);
   }
 
   /** A TLS connection that chose h2 by ALPN. */
@@ -184,6 +186,8 @@ export class H2Connection implements Expiring {
   private readonly resets = new Int32Array(RESETS_KEPT);
   private resetsAt = 0;
   private refused = 0;
+  /** Streams opened with a body to come (and a requestMs deadline); recounted by the sweeps. */
+  private bodies = 0;
   private deadline = 0;
   private readonly flushFn = () => this.flush();
 
@@ -501,6 +505,11 @@ export class H2Connection implements Expiring {
     const req = new H2Request(st, method, path, authority, scheme, raw, this.socket);
     st.start(req, endStream);
     this.streams.set(sid, st);
+    if (!endStream && this.o.requestMs > 0) {
+      st.bodyDue = this.server.deadlines.due(this.o.requestMs);
+      this.bodies++;
+      this.server.deadlines.watch();
+    }
     if (this.blockStream === 0) this.deadline = 0;
     // The client waits for a go-ahead before sending the body.
     if (expect && !endStream) this.sendHeaders(st, [':status', '100'], false);
@@ -891,10 +900,22 @@ export class H2Connection implements Expiring {
   }
 
   expireIfDue(sweep: number): void {
+    if (this.bodies > 0) this.expireBodies(sweep);
     if (this.deadline === 0 || sweep < this.deadline) return;
     this.deadline = 0;
     if (this.phase < 2 || this.blockStream !== 0) this.destroy();
     else if (this.streams.size === 0) this.shutdown();
+  }
+
+  /** Streams whose body did not arrive within requestMs are reset; their handler's exchange ends. */
+  private expireBodies(sweep: number): void {
+    let left = 0;
+    for (const st of this.streams.values()) {
+      if (st.bodyDue === 0 || st.remoteEnded) continue;
+      if (sweep >= st.bodyDue) this.resetStream(st, F.CANCEL);
+      else left++;
+    }
+    this.bodies = left;
   }
 
   /** Graceful: GOAWAY; the connection closes once its streams are done. */

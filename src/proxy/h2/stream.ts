@@ -115,6 +115,8 @@ export class H2Stream implements ProxyResponse {
   /** DATA waiting for flow-control window, in order; `queued` bytes in all. */
   queue: Buffer[] = [];
   queued = 0;
+  /** The sweep by which the whole request body must have arrived (0: none). */
+  bodyDue = 0;
   /** END_STREAM (or trailers) to send once `queue` is out. */
   endPending = false;
   /** Trailers to end with instead of an empty END_STREAM. */

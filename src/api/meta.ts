@@ -51,10 +51,30 @@ export function nsName(o: { metadata: ObjectMeta }): string {
  * namespace/name. Objects without a timestamp sort after those with one.
  */
 export function olderFirst(a: { metadata: ObjectMeta }, b: { metadata: ObjectMeta }): number {
-  const ta = a.metadata.creationTimestamp ? Date.parse(a.metadata.creationTimestamp) : Number.POSITIVE_INFINITY;
-  const tb = b.metadata.creationTimestamp ? Date.parse(b.metadata.creationTimestamp) : Number.POSITIVE_INFINITY;
+  return compareAge(createdAt(a), nsName(a), createdAt(b), nsName(b));
+}
+
+function createdAt(o: { metadata: ObjectMeta }): number {
+  const t = o.metadata.creationTimestamp;
+  return t ? Date.parse(t) : Number.POSITIVE_INFINITY;
+}
+
+function compareAge(ta: number, na: string, tb: number, nb: string): number {
   if (ta !== tb) return ta < tb ? -1 : 1;
-  const na = nsName(a);
-  const nb = nsName(b);
   return na < nb ? -1 : na > nb ? 1 : 0;
+}
+
+/**
+ * `items` in olderFirst order of the objects `meta` gives, each object's time and name worked
+ * out once (olderFirst as a comparator parses two timestamps and joins two names per comparison:
+ * sorting 10,000 Ingresses that way took tens of milliseconds).
+ */
+export function sortOlderFirst<T>(items: Iterable<T>, meta: (item: T) => { metadata: ObjectMeta }): T[] {
+  const keyed: { item: T; t: number; n: string }[] = [];
+  for (const item of items) {
+    const o = meta(item);
+    keyed.push({ item, t: createdAt(o), n: nsName(o) });
+  }
+  keyed.sort((a, b) => compareAge(a.t, a.n, b.t, b.n));
+  return keyed.map((k) => k.item);
 }

@@ -31,6 +31,9 @@ export class UpstreamPools {
   private readonly pools = new Map<string, Entry>();
   private readonly retireMs: number;
   private timer: NodeJS.Timeout | undefined;
+  /** The table being served, and the one whose origins the pools were last marked against. */
+  private table: RouteTable | undefined;
+  private marked: RouteTable | undefined;
   /** Sessions to h2c backends (undici has no h2c). */
   readonly h2: H2Sessions;
   readonly responseHeaderMs: number;
@@ -88,21 +91,33 @@ export class UpstreamPools {
     return pool;
   }
 
-  /** Marks pools the new table no longer references; a timer closes them after retireMs. */
+  /**
+   * The table now served. Which pools it no longer references is worked out by the next sweep,
+   * not here: walking every route of a 10,000-host table took milliseconds of each change's way
+   * to serving, for pools that are closed a grace period later anyway.
+   */
   retain(table: RouteTable): void {
+    this.table = table;
+    this.timer ??= setInterval(() => this.sweep(), Math.max(1000, Math.min(this.retireMs, 30_000))).unref();
+  }
+
+  /** Marks the pools the served table does not reference (once per table). */
+  private mark(now: number): void {
+    const table = this.table;
+    if (table === undefined || table === this.marked) return;
+    this.marked = table;
     const live = new Set<string>();
     for (const r of table.routes()) for (const ep of r.backend.endpoints) live.add(ep.origin);
-    const now = Date.now();
     for (const e of this.pools.values()) {
       if (live.has(e.origin)) e.orphanSince = 0;
       else if (e.orphanSince === 0) e.orphanSince = now;
     }
     if (this.h2.size() !== 0) this.h2.retain(live);
-    this.timer ??= setInterval(() => this.sweep(), Math.max(1000, Math.min(this.retireMs, 30_000))).unref();
   }
 
-  /** Closes pools unreferenced for longer than retireMs. */
+  /** Closes pools the served table has not referenced for retireMs (counted from the sweep that noticed). */
   sweep(now = Date.now()): number {
+    this.mark(now);
     let closed = 0;
     for (const [key, e] of this.pools) {
       if (e.orphanSince !== 0 && now - e.orphanSince >= this.retireMs) {

@@ -107,7 +107,7 @@ export async function startApp(cfg: RunConfig, logger: Logger = createLogger({ l
     certs.http01.onChange = (token, value) => workers!.setHttp01(token, value);
   }
   const source = kube?.source ?? new FileSource({ dirs: cfg.manifests, store, logger: logger.child({ component: 'files' }) });
-  source.onSync = () => invalid.set(store.rejected().length);
+  source.onSync = () => invalid.set(store.rejectedCount());
 
   const started: Component[] = [];
   let stopping: Promise<void> | undefined;
@@ -130,7 +130,7 @@ export async function startApp(cfg: RunConfig, logger: Logger = createLogger({ l
     await writer.load();
     await startC(source);
     store.flush();
-    invalid.set(store.rejected().length);
+    invalid.set(store.rejectedCount());
     if (dataPlane) await dataPlane.start();
     else {
       await startC(routes);

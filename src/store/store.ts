@@ -134,6 +134,14 @@ export class Store {
     return out;
   }
 
+  /** How many rejected() would list, without building the list (for a gauge, after every sync). */
+  rejectedCount(): number {
+    let n = 0;
+    for (const list of this.rejections.values()) n += list.length;
+    for (const cands of this.candidates.values()) if (cands.length > 1) n += cands.length - 1;
+    return n;
+  }
+
   /** All candidates (live or duplicate) defined by one source, for diagnostics. */
   sourceOf(key: ObjectKey): Origin | undefined {
     return this.entries.get(key)?.origin;

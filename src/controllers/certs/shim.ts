@@ -9,7 +9,7 @@
  * `certificatesForIngress` and `shimPlan` are pure; ShimController applies the plan through the Writer.
  */
 import { parseCertificate, type Certificate } from '../../api/certmanager.js';
-import { nsName, olderFirst, type TypedObject } from '../../api/meta.js';
+import { nsName, sortOlderFirst, type TypedObject } from '../../api/meta.js';
 import type { Ingress } from '../../api/types.js';
 import type { Component } from '../../runtime/lifecycle.js';
 import type { Logger } from '../../runtime/logger.js';
@@ -91,10 +91,10 @@ export function wantsCertificates(ing: Ingress): boolean {
 
 /** The Certificates one Ingress asks for. Pure. */
 export function certificatesForIngress(ing: Ingress, defaults: ShimDefaults): ShimResult {
-  const a = ing.metadata.annotations ?? {};
-  const where = `Ingress ${nsName(ing)}`;
   const errors: string[] = [];
   if (!wantsCertificates(ing)) return { certificates: [], errors };
+  const a = ing.metadata.annotations ?? {};
+  const where = `Ingress ${nsName(ing)}`;
   let issuerRef: { name: string; kind: string; group: string };
   if (a[SHIM_ANN.issuer] !== undefined && a[SHIM_ANN.clusterIssuer] !== undefined) {
     return { certificates: [], errors: [`${where}: annotations ${SHIM_ANN.issuer} and ${SHIM_ANN.clusterIssuer} are both set; keep one`] };
@@ -210,7 +210,8 @@ export function shimPlan(ingresses: readonly Ingress[], certificates: readonly T
   const existing = new Map(certificates.map((c) => [`${c.metadata.namespace}/${c.metadata.name}`, c]));
   const wanted = new Map<string, { cert: ShimCertificate; ingress: Ingress }>();
   const plan: ShimPlan = { apply: [], delete: [], errors: [] };
-  for (const ing of [...ingresses].sort(olderFirst)) {
+  // Only Ingresses that ask for certificates, oldest first (the rest ask for nothing).
+  for (const ing of sortOlderFirst(ingresses.filter(wantsCertificates), (i) => i)) {
     const r = certificatesForIngress(ing, defaults);
     for (const message of r.errors) plan.errors.push({ ingress: ing, message });
     for (const c of r.certificates) {

@@ -2,7 +2,7 @@
  * Compiles the store's Ingresses, Services and EndpointSlices into route tables. Incremental: a
  * change rebuilds only the hosts it touches, so one Ingress among ten thousand costs one host.
  */
-import { keyOf, nsName, olderFirst, type ObjectKey } from '../../api/meta.js';
+import { keyOf, nsName, sortOlderFirst, type ObjectKey } from '../../api/meta.js';
 import { SERVICE_NAME_LABEL, type EndpointSlice, type Ingress, type IngressBackend, type IngressClass, type PathType, type Service } from '../../api/types.js';
 import type { Change, Store } from '../../store/store.js';
 import { backendId, resolveBackend } from './backends.js';
@@ -258,10 +258,10 @@ export class RouteCompiler {
     const keys = this.hostIngresses.get(host);
     this.hostConflicts.delete(host);
     if (!keys?.size) return undefined;
-    const specs: RuleSpec[] = [];
-    for (const k of keys) for (const r of this.rules.get(k) ?? []) if (r.host === host) specs.push(r);
+    const own: RuleSpec[] = [];
+    for (const k of keys) for (const r of this.rules.get(k) ?? []) if (r.host === host) own.push(r);
     // Oldest Ingress first: the first definition of an identical host+path+type wins.
-    specs.sort((a, b) => olderFirst(a.ingress, b.ingress));
+    const specs = own.length === 1 ? own : sortOlderFirst(own, (s) => s.ingress);
     const exact = new Map<string, Route>();
     const prefix = new Map<string, Route>();
     const conflicts: RouteConflict[] = [];
@@ -300,8 +300,8 @@ export class RouteCompiler {
   }
 
   private buildTls(): void {
-    const ings = [...this.tlsIngresses].map((k) => this.store.get<Ingress>(k)?.object).filter((i): i is Ingress => !!i);
-    ings.sort(olderFirst);
+    const found = [...this.tlsIngresses].map((k) => this.store.get<Ingress>(k)?.object).filter((i): i is Ingress => !!i);
+    const ings = sortOlderFirst(found, (i) => i);
     const tls = new Map<string, TlsBinding>();
     const conflicts: RouteConflict[] = [];
     for (const ing of ings) {
@@ -320,7 +320,7 @@ export class RouteCompiler {
   }
 
   private buildFallback(memo: Map<string, Backend>): void {
-    const specs = [...this.defaults.values()].sort((a, b) => olderFirst(a.ingress, b.ingress));
+    const specs = sortOlderFirst(this.defaults.values(), (s) => s.ingress);
     this.fallbackConflicts = [];
     const first = specs[0];
     if (!first) {

@@ -7,9 +7,30 @@
  * proxied request.
  */
 
-/** Token characters (RFC 9110 5.6.2), by character code below 128. */
-export const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
+/** Token characters (RFC 9110 5.6.2), by character code below 128: 2 for upper-case letters, 1 for the others, 0 for none. */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZ') TCHAR[c.charCodeAt(0)] = 2;
+
+/** A non-empty token (a method, a field name in HTTP/1.1). */
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || TCHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+/** A non-empty token without upper-case letters: a field name as HTTP/2 allows it (RFC 9113 8.2.1). */
+export function isLowerToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || TCHAR[c] !== 1) return false;
+  }
+  return true;
+}
 
 /**
  * Appends `name, value` pairs of the lines from `from` to the end of `text` (which ends with
@@ -25,7 +46,7 @@ export function scanFields(text: string, from: number, out: string[], maxPairs =
     if (out.length >= maxPairs * 2) return at;
     let i = at;
     let c = text.charCodeAt(i);
-    while (c < 128 && TCHAR[c] === 1) c = text.charCodeAt(++i);
+    while (c < 128 && TCHAR[c] !== 0) c = text.charCodeAt(++i);
     if (i === at || c !== 58) return at; // ':'
     const name = text.slice(at, i);
     c = text.charCodeAt(++i);

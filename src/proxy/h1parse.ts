@@ -8,7 +8,7 @@
  * It calls its sink synchronously from `execute` and allocates only what the sink receives:
  * the head is decoded once as latin1, body bytes are sub-views of the input.
  */
-import { headEnd, scanFields, TCHAR } from './fields.js';
+import { headEnd, isToken, scanFields } from './fields.js';
 
 /** Where parsed pieces go. `onBody` returning false asks the caller to pause its input. */
 export interface ResponseSink {
@@ -40,15 +40,6 @@ const enum State {
   Trailers,
   UntilClose,
   Done,
-}
-
-function isToken(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 127 || TCHAR[c] === 0) return false;
-  }
-  return true;
 }
 
 /** The value of a string of 1 to 15 decimal digits, else -1. */

@@ -18,6 +18,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { DeadlineSweeper, type Expiring } from '../deadlines.js';
+import { isLowerToken, isToken } from '../fields.js';
 import type { ProxyResponse } from '../handler.js';
 import * as F from './frames.js';
 import { HpackDecoder, HpackEncoder } from './hpack.js';
@@ -62,22 +63,6 @@ const WBUF_SIZE = 16 * 1024;
 const WBUF_KEEP = 64 * 1024;
 /** Payloads at least this long are written as their own buffer instead of copied. */
 const COPY_LIMIT = 2_048;
-
-// RFC 9110 token characters: bit 1 for any, bit 2 for those a field name may have in HTTP/2
-// (lower case only: an upper-case name is malformed there).
-const TOKEN = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") TOKEN[c.charCodeAt(0)] = 3;
-for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZ') TOKEN[c.charCodeAt(0)] = 1;
-
-/** A non-empty token whose characters all have `bit` (1: a method, 2: a field name). */
-function validToken(v: string, bit: number): boolean {
-  if (v.length === 0) return false;
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (c > 127 || (TOKEN[c]! & bit) === 0) return false;
-  }
-  return true;
-}
 
 /**
  * :path and :authority go into an HTTP/1.1 request line and Host field: no space, no control
@@ -456,15 +441,15 @@ export class H2Connection implements Expiring {
       const v = f[i + 1]!;
       if (n.charCodeAt(0) === 58) {
         if (regular) return this.malformed(sid);
-        if (n === ':method' && method === undefined && validToken(v, 1)) method = v;
+        if (n === ':method' && method === undefined && isToken(v)) method = v;
         else if (n === ':path' && path === undefined && validTarget(v)) path = v;
-        else if (n === ':scheme' && scheme === undefined && validToken(v, 1)) scheme = v;
+        else if (n === ':scheme' && scheme === undefined && isToken(v)) scheme = v;
         else if (n === ':authority' && authority === undefined && validTarget(v)) authority = v;
         else return this.malformed(sid);
         continue;
       }
       regular = true;
-      if (!validToken(n, 2) || !validValue(v)) return this.malformed(sid);
+      if (!isLowerToken(n) || !validValue(v)) return this.malformed(sid);
       switch (n) {
         case 'connection':
         case 'keep-alive':
@@ -872,7 +857,6 @@ export class H2Connection implements Expiring {
     // A turn with a burst of small frames grew wbuf: the connection goes back to the usual size.
     if (this.wbuf.length > WBUF_KEEP) this.wbuf = Buffer.allocUnsafe(WBUF_SIZE);
   }
-
 
   private onDrain(): void {
     if (this.waiting.size > 0) this.drainWaiting();

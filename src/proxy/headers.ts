@@ -3,36 +3,36 @@
  * forwarding headers, and the strict checks node's parser leaves to us.
  */
 
-/** Headers that describe one connection, never forwarded. Values: 1 = hop-by-hop. */
-const HOP_BY_HOP: Record<string, 1 | undefined> = Object.assign(Object.create(null) as Record<string, 1 | undefined>, {
-  connection: 1,
-  'keep-alive': 1,
-  'proxy-connection': 1,
-  te: 1,
-  trailer: 1,
-  'transfer-encoding': 1,
-  upgrade: 1,
-  'proxy-authenticate': 1,
-  'proxy-authorization': 1,
-} as const);
+/*
+ * Name sets are Sets, not objects: a header name used as a property key would be turned into a
+ * ThinString, which V8 types as two-byte, and the head it is later joined into would be built two
+ * bytes per character (a lower-case name is its own toLowerCase()).
+ */
+
+/** Headers that describe one connection, never forwarded. */
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+]);
 
 /** Headers gangplank sets itself; incoming values are kept only from trusted proxies. */
-const FORWARDING: Record<string, 1 | undefined> = Object.assign(Object.create(null) as Record<string, 1 | undefined>, {
-  'x-forwarded-for': 1,
-  'x-forwarded-proto': 1,
-  'x-forwarded-host': 1,
-  'x-forwarded-port': 1,
-  'x-real-ip': 1,
-} as const);
+const FORWARDING: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip']);
 
 // Lengths of the names above (and host, expect): a header of another length needs no lower-casing.
 const DROP_LEN = new Uint8Array(32);
-for (const n of [...Object.keys(HOP_BY_HOP), ...Object.keys(FORWARDING), 'host', 'expect']) DROP_LEN[n.length] = 1;
+for (const n of [...HOP_BY_HOP, ...FORWARDING, 'host', 'expect']) DROP_LEN[n.length] = 1;
 const HOP_LEN = new Uint8Array(32);
-for (const n of Object.keys(HOP_BY_HOP)) HOP_LEN[n.length] = 1;
+for (const n of HOP_BY_HOP) HOP_LEN[n.length] = 1;
 
 export function isHopByHop(lowerName: string): boolean {
-  return HOP_BY_HOP[lowerName] === 1;
+  return HOP_BY_HOP.has(lowerName);
 }
 
 /** Lower-cased tokens of a Connection header value (other than keep-alive/close/upgrade, which are hop-by-hop anyway). */
@@ -182,7 +182,7 @@ export function upstreamRequestHeaders(raw: string[], f: RequestFacts, fw: Forwa
     if (name.charCodeAt(0) === 58) continue;
     if (drop !== undefined || (name.length < 32 && DROP_LEN[name.length] === 1)) {
       const lower = name.toLowerCase();
-      if (HOP_BY_HOP[lower] === 1 || FORWARDING[lower] === 1 || lower === 'host' || lower === 'expect') continue;
+      if (HOP_BY_HOP.has(lower) || FORWARDING.has(lower) || lower === 'host' || lower === 'expect') continue;
       if (drop !== undefined && drop.includes(lower)) continue;
     }
     out.push(name, raw[i + 1]!);
@@ -226,7 +226,7 @@ export function downstreamResponseHeaders(raw: Buffer[] | string[], out: string[
         if (t !== undefined) drop = drop === undefined ? t : drop.concat(t);
         continue;
       }
-      if (HOP_BY_HOP[lower] === 1 && lower !== 'trailer') continue;
+      if (HOP_BY_HOP.has(lower) && lower !== 'trailer') continue;
     }
     out.push(name, raw[i + 1]!.toString('latin1'));
   }
@@ -244,7 +244,7 @@ export function trailerPairs(raw: Buffer[] | string[] | null): [string, string][
   const out: [string, string][] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
-    if (HOP_BY_HOP[name.toLowerCase()] === 1) continue;
+    if (HOP_BY_HOP.has(name.toLowerCase())) continue;
     out.push([name, raw[i + 1]!.toString('latin1')]);
   }
   return out.length === 0 ? undefined : out;

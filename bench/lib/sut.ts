@@ -18,6 +18,8 @@ export interface Sut {
   httpPort: number;
   tlsPort?: number;
   proc: Pinned;
+  /** A Node process: its JIT compiler needs a longer first warm-up than nginx or HAProxy do. */
+  jit?: boolean;
   stop(): Promise<void>;
 }
 
@@ -176,7 +178,7 @@ export async function startGangplank(name: string, o: GangplankOptions): Promise
     const r = await fetch(`http://127.0.0.1:${o.adminPort}/readyz`).catch(() => undefined);
     return r?.status === 200;
   }, o.readyTimeoutMs ?? 120_000, proc);
-  return { name, pid: proc.pid, httpPort: o.httpPort, tlsPort: o.httpsPort, proc, stop: async () => void (await proc.stop(10_000)) };
+  return { name, pid: proc.pid, httpPort: o.httpPort, tlsPort: o.httpsPort, proc, jit: true, stop: async () => void (await proc.stop(10_000)) };
 }
 
 /**
@@ -191,7 +193,7 @@ export async function startNodeFloor(
   const args = kind === 'relay' ? [String(o.backendPort)] : kind === 'http' ? [o.body] : [o.body, o.cert!.certFile, o.cert!.keyFile];
   const proc = startPinned(process.execPath, [o.script, kind, String(o.port), ...args], { cpus: o.cpus, name });
   await waitUntil(`${name} to answer`, o.ready, 30_000, proc);
-  return { name, pid: proc.pid, httpPort: o.port, ...(kind === 'h2' ? { tlsPort: o.port } : {}), proc, stop: async () => void (await proc.stop()) };
+  return { name, pid: proc.pid, httpPort: o.port, ...(kind === 'h2' ? { tlsPort: o.port } : {}), proc, jit: true, stop: async () => void (await proc.stop()) };
 }
 
 /** The text of `gangplank run --help` (to detect flags of features still being added). */

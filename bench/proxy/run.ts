@@ -78,6 +78,20 @@ function seconds(s: string): number {
 const BIN = opts.bin ? resolve(opts.bin) : join(ROOT, 'dist/cli/main.js');
 const DURATION = opts.quick ? 3 : seconds(opts.duration!);
 const WARMUP = opts.quick ? 1 : 2;
+/**
+ * The first load on a fresh Node process (gangplank, the Node floors) warms up this long: V8 is
+ * still compiling the hot path for about 3 s (measured in 1 s slices from a fresh start:
+ * 22,000-28,000 req/s, then about 40,000), which a 2 s warm-up left inside the measured run.
+ */
+const JIT_WARMUP = opts.quick ? 2 : 5;
+/** Processes that had their first warm-up. */
+const warmed = new WeakSet<Sut>();
+
+/** Warm-up of a system before a measured run: longer the first time for a Node process. */
+async function warmUp(sut: Sut, load: (durationS: number) => Promise<LoadResult>): Promise<void> {
+  await load(sut.jit === true && !warmed.has(sut) ? JIT_WARMUP : WARMUP);
+  warmed.add(sut);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Measuring
@@ -99,9 +113,9 @@ const NOISY_PCT = 30;
 const RETRY_BUDGET_MS = 5 * 60_000;
 const benchStarted = Date.now();
 
-/** Warm-up run (discarded, lets V8 optimise), then the measured run with CPU read around it. */
+/** Warm-up run (discarded, lets V8 optimise; see warmUp), then the measured run with CPU read around it. */
 async function measure(sut: Sut, load: (durationS: number) => Promise<LoadResult>): Promise<Measured> {
-  await load(WARMUP);
+  await warmUp(sut, load);
   let best = await measureOnce(sut, load);
   if (best.othersPct !== undefined && best.othersPct > NOISY_PCT && Date.now() - benchStarted < RETRY_BUDGET_MS) {
     log(`    other processes took ${best.othersPct.toFixed(0)}% of CPU ${SUT_CPU}: measuring once more`);
@@ -171,6 +185,8 @@ const T = {
 } satisfies Record<string, Table>;
 const scaleTables: Table[] = [];
 const facts: Fact[] = [];
+/** Comparisons measured alternately, systems side by side (see alternate). */
+const alternated: Fact[] = [];
 const profileLines: string[] = [];
 
 function row(t: Table, system: string, m: Measured | string): void {
@@ -392,6 +408,7 @@ async function scenario(work: string): Promise<void> {
     }
   }
 
+  await interleavedVsNginx(work, bp.http);
   await interleavedScale(work, bp.http);
 
   if (opts.profile) await profile(work, bp.http);
@@ -453,22 +470,68 @@ async function focused(work: string, backendPort: number, cert: Cert, loads: str
       await sut.stop();
     }
   }
+  if (loads.includes('small')) await interleavedVsNginx(work, backendPort);
   if (loads.includes('scale')) await interleavedScale(work, backendPort);
 }
 
-/** Rounds of the interleaved 1-host / 10,000-host comparison, and seconds per measurement. */
+/** Rounds of the interleaved comparisons, and seconds per measurement. */
 const SCALE_ROUNDS = opts.quick ? 2 : 6;
-const SCALE_ROUND_S = opts.quick ? 2 : 4;
+const VS_NGINX_ROUNDS = opts.quick ? 2 : 5;
+const ROUND_S = opts.quick ? 2 : 4;
+
+/** One system of an interleaved comparison and the load it is measured with. */
+interface Contender {
+  sut: Sut;
+  load: (durationS: number) => Promise<LoadResult>;
+}
+
+/** What `alternate` measured: per contender, every round and the totals. */
+interface Alternated {
+  rps: number[][];
+  p99Ms: number[][];
+  /** Requests / seconds over all rounds. */
+  rate: number[];
+  cpuPer1k: number[];
+}
 
 /**
- * The 10,000-hosts target compares gangplank with itself, and this machine drifts by several
- * percent within a minute: two processes (1 host, 10,000 hosts) run side by side, idle in turn,
- * and are measured alternately in short rounds, so the drift falls on both alike; every other
- * round starts with the other process, so neither always runs second. Reports every round and the
- * ratio of the totals.
+ * Measures systems that run side by side (idle in turn) alternately, in short rounds, so that the
+ * drift of this shared machine within a minute falls on all of them alike; every other round
+ * runs them in the reverse order, so none always runs first. One warm-up run each first (warmUp).
+ */
+async function alternate(cs: readonly Contender[], rounds: number, roundS: number, what: string): Promise<Alternated> {
+  for (const c of cs) await warmUp(c.sut, c.load);
+  const reqs = cs.map(() => 0);
+  const secs = cs.map(() => 0);
+  const cpu = cs.map(() => 0);
+  const rps: number[][] = cs.map(() => []);
+  const p99Ms: number[][] = cs.map(() => []);
+  const order = cs.map((_, i) => i);
+  for (let r = 0; r < rounds; r++) {
+    for (const i of r % 2 === 0 ? order : [...order].reverse()) {
+      const c = cs[i]!;
+      const before = treeCpuSeconds(c.sut.pid);
+      const res = await c.load(roundS);
+      cpu[i]! += treeCpuSeconds(c.sut.pid) - before;
+      if (res.errors) throw new Error(`${what}: ${c.sut.name}: ${res.errors} errors (${res.note ?? ''})`);
+      reqs[i]! += res.requests;
+      secs[i]! += res.durationS;
+      rps[i]!.push(res.rps);
+      p99Ms[i]!.push(res.p99Ms);
+    }
+    log(`  round ${r + 1}: ${cs.map((c, i) => `${c.sut.name} ${Math.round(rps[i]![r]!)} req/s, p99 ${p99Ms[i]![r]!.toFixed(2)} ms`).join('; ')}`);
+  }
+  return { rps, p99Ms, rate: cs.map((_, i) => reqs[i]! / secs[i]!), cpuPer1k: cs.map((_, i) => (cpu[i]! / reqs[i]!) * 1000) };
+}
+
+const fmtRps = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+/**
+ * The 10,000-hosts target compares gangplank with itself: a 1-host and a 10,000-host process,
+ * measured alternately (see alternate). Reports every round and the ratio of the totals.
  */
 async function interleavedScale(work: string, backendPort: number): Promise<void> {
-  log(`gangplank, 1 host against 10,000, interleaved (${SCALE_ROUNDS} rounds of ${SCALE_ROUND_S} s)`);
+  log(`gangplank, 1 host against 10,000, interleaved (${SCALE_ROUNDS} rounds of ${ROUND_S} s)`);
   const sizes = [1, 10_000];
   const suts: Sut[] = [];
   try {
@@ -478,31 +541,48 @@ async function interleavedScale(work: string, backendPort: number): Promise<void
       suts.push(sut);
       await verify(sut, hosts[n - 1]);
     }
-    const loads = sizes.map((n, i) => wrkLoad(suts[i]!.httpPort, '/small', { hosts: hostNames(n) }));
-    for (const load of loads) await load(WARMUP);
-    const reqs = sizes.map(() => 0);
-    const secs = sizes.map(() => 0);
-    const cpu = sizes.map(() => 0);
-    const perRound: string[] = [];
-    for (let r = 0; r < SCALE_ROUNDS; r++) {
-      const rps: number[] = [];
-      for (const i of r % 2 === 0 ? [0, 1] : [1, 0]) {
-        const before = treeCpuSeconds(suts[i]!.pid);
-        const res = await loads[i]!(SCALE_ROUND_S);
-        cpu[i]! += treeCpuSeconds(suts[i]!.pid) - before;
-        if (res.errors) throw new Error(`interleaved scale run: ${res.errors} errors (${res.note ?? ''})`);
-        reqs[i]! += res.requests;
-        secs[i]! += res.durationS;
-        rps[i] = res.rps;
-      }
-      perRound.push(`${Math.round(rps[0]!).toLocaleString('en-US')} / ${Math.round(rps[1]!).toLocaleString('en-US')} = ${(rps[1]! / rps[0]!).toFixed(2)}×`);
-      log(`  round ${r + 1}: ${perRound.at(-1)}`);
-    }
-    const rate = sizes.map((_, i) => reqs[i]! / secs[i]!);
-    facts.push({
-      what: `gangplank req/s with 10,000 hosts against 1 host, measured alternately (${SCALE_ROUNDS} rounds of ${SCALE_ROUND_S} s, both processes running side by side)`,
-      value: `${(rate[1]! / rate[0]!).toFixed(2)}×`,
-      note: `target ≥ 0.95×: ${rate[1]! / rate[0]! >= 0.95 ? 'met' : 'not met'}; totals ${Math.round(rate[0]!).toLocaleString('en-US')} and ${Math.round(rate[1]!).toLocaleString('en-US')} req/s, CPU s/1k ${((cpu[0]! / reqs[0]!) * 1000).toFixed(3)} and ${((cpu[1]! / reqs[1]!) * 1000).toFixed(3)}; rounds (1 host / 10,000): ${perRound.join('; ')}`,
+    const a = await alternate(suts.map((sut, i) => ({ sut, load: wrkLoad(sut.httpPort, '/small', { hosts: hostNames(sizes[i]!) }) })), SCALE_ROUNDS, ROUND_S, 'interleaved scale run');
+    const perRound = a.rps[0]!.map((one, r) => `${fmtRps(one)} / ${fmtRps(a.rps[1]![r]!)} = ${(a.rps[1]![r]! / one).toFixed(2)}×`);
+    const ratio = a.rate[1]! / a.rate[0]!;
+    alternated.push({
+      what: `gangplank req/s with 10,000 hosts against 1 host, measured alternately (${SCALE_ROUNDS} rounds of ${ROUND_S} s, both processes running side by side)`,
+      value: `${ratio.toFixed(2)}×`,
+      note: `target ≥ 0.95×: ${ratio >= 0.95 ? 'met' : 'not met'}; totals ${fmtRps(a.rate[0]!)} and ${fmtRps(a.rate[1]!)} req/s, CPU s/1k ${a.cpuPer1k[0]!.toFixed(3)} and ${a.cpuPer1k[1]!.toFixed(3)}; rounds (1 host / 10,000): ${perRound.join('; ')}`,
+    });
+  } finally {
+    for (const sut of suts) await sut.stop();
+  }
+}
+
+/**
+ * The small-body targets (req/s ≥ 0.5 × nginx, p99 ≤ 2 × nginx's) from nginx and gangplank
+ * measured alternately (see alternate) as well as from the table's one run each: a row measured
+ * while the machine is slow loses against one measured a minute earlier, and its p99 most of all.
+ * req/s: ratio of the totals; p99: the median of the rounds' ratios (each round's pair ran back
+ * to back), every round listed.
+ */
+async function interleavedVsNginx(work: string, backendPort: number): Promise<void> {
+  log(`nginx and gangplank, small body, interleaved (${VS_NGINX_ROUNDS} rounds of ${ROUND_S} s)`);
+  const suts: Sut[] = [];
+  try {
+    suts.push(await startNginxProxy(join(work, 'nginx-interleaved'), await ports(), [HOST], backendPort, undefined));
+    suts.push(await startGp('gangplank', join(work, 'gp-interleaved-vs-nginx'), [HOST], backendPort, undefined));
+    for (const sut of suts) await verify(sut);
+    const a = await alternate(suts.map((sut) => ({ sut, load: wrkLoad(sut.httpPort, '/small') })), VS_NGINX_ROUNDS, ROUND_S, 'interleaved run against nginx');
+    const rpsRatio = a.rate[1]! / a.rate[0]!;
+    const p99Ratios = a.p99Ms[0]!.map((ng, r) => a.p99Ms[1]![r]! / ng);
+    const p99Ratio = median(p99Ratios);
+    const rounds = `CPU s/1k ${a.cpuPer1k[0]!.toFixed(3)} (nginx) and ${a.cpuPer1k[1]!.toFixed(3)}; rounds (nginx / gangplank): ${a.rps[0]!.map((ng, r) => `${fmtRps(ng)} / ${fmtRps(a.rps[1]![r]!)} req/s, p99 ${a.p99Ms[0]![r]!.toFixed(2)} / ${a.p99Ms[1]![r]!.toFixed(2)} ms`).join('; ')}`;
+    const how = `small body, nginx and gangplank measured alternately (${VS_NGINX_ROUNDS} rounds of ${ROUND_S} s, both running side by side)`;
+    alternated.push({
+      what: `gangplank req/s against nginx, ${how}`,
+      value: `${rpsRatio.toFixed(2)}×`,
+      note: `target ≥ 0.5×: ${rpsRatio >= 0.5 ? 'met' : 'not met'}; totals ${fmtRps(a.rate[0]!)} and ${fmtRps(a.rate[1]!)} req/s; ${rounds}`,
+    });
+    alternated.push({
+      what: `gangplank p99 against nginx's, ${how}`,
+      value: `${p99Ratio.toFixed(2)}×`,
+      note: `target ≤ 2×: ${p99Ratio <= 2 ? 'met' : 'not met'}; median of the rounds' ratios ${p99Ratios.map((x) => `${x.toFixed(2)}×`).join(', ')}`,
     });
   } finally {
     for (const sut of suts) await sut.stop();
@@ -573,7 +653,7 @@ async function profile(work: string, backendPort: number, hosts: readonly string
   const { total, idle, top } = topSelfTime(prof, 20);
   const areas = selfTimeByArea(prof);
   profileLines.push(
-    `Profiled run: ${Math.round(m.result.rps)} req/s under \`node --cpu-prof\` (small body, ${h2 ? 'h2load -c8 -m8' : 'wrk -c64'}, ${WARMUP + DURATION} s incl. warm-up); ${(total / 1000).toFixed(1)} s busy, ${(idle / 1000).toFixed(1)} s idle (start-up, gaps between runs, CPU taken by others). Shares are of the busy time. Top self time:`,
+    `Profiled run: ${Math.round(m.result.rps)} req/s under \`node --cpu-prof\` (small body, ${h2 ? 'h2load -c8 -m8' : 'wrk -c64'}, ${JIT_WARMUP + DURATION} s incl. warm-up); ${(total / 1000).toFixed(1)} s busy, ${(idle / 1000).toFixed(1)} s idle (start-up, gaps between runs, CPU taken by others). Shares are of the busy time. Top self time:`,
     '',
     '| self ms | share | function (file:line) |',
     '| ---: | ---: | --- |',
@@ -612,12 +692,17 @@ function machine(): string {
   ].join('\n');
 }
 
+const ALTERNATED_NOTE =
+  'Both processes run for the whole comparison and are loaded in turn, in rounds whose order flips every round, so the drift of this shared machine ' +
+  'within a minute falls on both alike. The tables above measure each system once, one after another; a system measured while the machine is slower ' +
+  'loses there against one measured a minute earlier, its p99 most of all.';
+
 function render(elapsedS: number): string {
   const cmd = `node --import tsx bench/proxy/run.ts ${process.argv.slice(2).join(' ')}`.trim();
   const parts = [
     `## Edge router (bench:proxy) — ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
     '',
-    `Command: \`${cmd}\` (${DURATION} s per measured run after a ${WARMUP} s warm-up; whole run ${elapsedS.toFixed(0)} s)`,
+    `Command: \`${cmd}\` (${DURATION} s per measured run after a ${WARMUP} s warm-up, ${JIT_WARMUP} s for the first load on a Node process; whole run ${elapsedS.toFixed(0)} s)`,
     '',
     machine(),
     '',
@@ -629,6 +714,7 @@ function render(elapsedS: number): string {
       'Where that share is high, req/s and latency of the row mean little; CPU s/1k req is the figure that survives the noise best.',
     '',
     ...[T.small, T.large, T.h2, T.handshake, ...scaleTables].filter((t) => t.rows.length > 0).map(tableMarkdown),
+    ...(alternated.length ? [factsMarkdown('Measured alternately (two systems side by side, idle in turn)', alternated), ALTERNATED_NOTE, ''] : []),
     factsMarkdown('gangplank memory and reconfiguration', facts),
     ...(profileLines.length ? ['### Where gangplank spends CPU (self time)', '', ...profileLines, ''] : []),
   ];

@@ -13,7 +13,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { headEnd, scanFields } from './fields.js';
+import { hasLineBreak, headEnd, scanFields } from './fields.js';
 import type { ProxyResponse } from './handler.js';
 import { DeadlineSweeper, type Expiring } from './deadlines.js';
 import { pushCopy, readInto } from './reads.js';
@@ -36,14 +36,33 @@ export interface FastPathOptions {
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\/[!-~]*) HTTP\/1\.([01])\r\n/y;
 const MAX_FIELDS = 100;
 /**
- * The methods the fast path serves, each mapped to its own literal: the request carries the
- * literal on, not the matched text. A string used as a property key is turned into a ThinString
- * that V8 types as two-byte, and every string joined with it (the upstream request head) was then
- * built two bytes per character and converted back to latin1 when written.
+ * The methods the fast path serves, as their own literals: the request carries the literal on,
+ * not the matched text. Compared, not looked up as a property key: a key is turned into a
+ * ThinString, which V8 types as two-byte, and every string joined with it (the upstream request
+ * head) was then built two bytes per character and converted back to latin1 when written.
  */
-const METHODS: Record<string, string | undefined> = Object.assign(Object.create(null) as Record<string, string | undefined>, {
-  GET: 'GET', HEAD: 'HEAD', POST: 'POST', PUT: 'PUT', DELETE: 'DELETE', OPTIONS: 'OPTIONS', PATCH: 'PATCH', TRACE: 'TRACE',
-} as const);
+function knownMethod(m: string): string | undefined {
+  switch (m) {
+    case 'GET':
+      return 'GET';
+    case 'HEAD':
+      return 'HEAD';
+    case 'POST':
+      return 'POST';
+    case 'PUT':
+      return 'PUT';
+    case 'DELETE':
+      return 'DELETE';
+    case 'OPTIONS':
+      return 'OPTIONS';
+    case 'PATCH':
+      return 'PATCH';
+    case 'TRACE':
+      return 'TRACE';
+    default:
+      return undefined;
+  }
+}
 
 /** The parts of a request head the fast path serves; undefined = hand the connection over. */
 interface Head {
@@ -60,7 +79,7 @@ export function parsePlainHead(text: string): Head | undefined {
   const line = REQUEST_LINE.exec(text);
   if (line === null) return undefined;
   // Methods Node's parser knows; any other token is Node's server's to refuse, as it always did.
-  const method = METHODS[line[1]!];
+  const method = knownMethod(line[1]!);
   if (method === undefined) return undefined;
   const minor = line[3] === '1' ? 1 : 0;
   // Header lines with the response parser's grammar (src/proxy/fields.ts); more than MAX_FIELDS
@@ -423,7 +442,7 @@ class FastResponse implements ProxyResponse {
    */
   private field(h: string[], name: string, value: string | number): number {
     const v = typeof value === 'string' ? value : String(value);
-    if (v.indexOf('\r') >= 0 || v.indexOf('\n') >= 0) throw new Error(`invalid character in response header ${name}`);
+    if (hasLineBreak(v)) throw new Error(`invalid character in response header ${name}`);
     let seen = 0;
     const n = name.length;
     if (n === 14 || n === 10 || n === 4 || n === 17) {

@@ -33,6 +33,19 @@ export function isLowerToken(s: string): boolean {
 }
 
 /**
+ * Whether `s` holds a CR or an LF: a header name or value that would end its line early (a line
+ * of its own, a second message). A loop, not two indexOf calls: the strings are short, and this
+ * runs for every header of every message written.
+ */
+export function hasLineBreak(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 13 || c === 10) return true;
+  }
+  return false;
+}
+
+/**
  * Appends `name, value` pairs of the lines from `from` to the end of `text` (which ends with
  * CRLF) to `out`, at most `maxPairs` pairs in all. Returns `text.length` when every line was
  * read, else where the first line that is not a valid field (or the first one over the limit)

@@ -11,6 +11,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { hasLineBreak } from './fields.js';
 import { ResponseParser, type ResponseSink } from './h1parse.js';
 import { DeadlineSweeper, type Expiring } from './deadlines.js';
 import { UPSTREAM_READ_BUF } from './reads.js';
@@ -290,7 +291,7 @@ class Conn implements ResponseSink, Expiring {
       const n = h[i]!;
       const v = h[i + 1]!;
       // node validated what clients sent; this guards what gangplank itself adds.
-      if (v.indexOf('\n') >= 0 || v.indexOf('\r') >= 0 || n.indexOf('\n') >= 0 || n.indexOf('\r') >= 0) {
+      if (hasLineBreak(v) || hasLineBreak(n)) {
         this.fail(upstreamError('UND_ERR_INVALID_ARG', `invalid character in request header ${JSON.stringify(n)}`));
         return;
       }

@@ -1,7 +1,7 @@
-/** The head-end scanner (src/proxy/fields.ts headEnd): table cases, then against Buffer.indexOf on generated buffers. */
+/** src/proxy/fields.ts: the head-end scanner (table cases, then against Buffer.indexOf on generated buffers) and hasLineBreak. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { headEnd } from '../../../src/proxy/fields.js';
+import { hasLineBreak, headEnd } from '../../../src/proxy/fields.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 
@@ -40,4 +40,19 @@ test('headEnd agrees with buf.indexOf(\'\\r\\n\\r\\n\') on 20,000 generated buff
     const from = rnd(buf.length + 1);
     assert.equal(headEnd(buf, from), buf.indexOf('\r\n\r\n', from, 'latin1'), `${JSON.stringify(buf.toString('latin1'))} from ${from}`);
   }
+});
+
+test('hasLineBreak: a CR or an LF anywhere, nothing else', () => {
+  const cases: [string, boolean][] = [
+    ['', false],
+    ['text/plain', false],
+    ['a\tb \x00\x7f\xa0', false],
+    ['\r', true],
+    ['\n', true],
+    ['x-evil\r\nset-cookie: a=b', true],
+    ['ends with \n', true],
+    ['\rstarts', true],
+    ['mid\u000ddle', true],
+  ];
+  for (const [s, want] of cases) assert.equal(hasLineBreak(s), want, JSON.stringify(s));
 });

@@ -23,8 +23,12 @@ export interface H1Handler {
    * call them only until onComplete/onError, or they may act on the connection's next exchange.
    */
   onConnect(abort: (err?: Error) => void): void;
-  /** Only final (>= 200) heads. false pauses reading after the current socket buffer, whose body bytes still arrive. */
-  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void, statusText: string): boolean;
+  /**
+   * Only final (>= 200) heads. false pauses reading after the current socket buffer, whose body
+   * bytes still arrive. `length`: the body's length when the head gave one, else -1 (see
+   * ResponseSink.onHead); undici does not pass it.
+   */
+  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void, statusText: string, length?: number): boolean;
   onData(chunk: Buffer): boolean;
   onComplete(trailers: string[] | null): void;
   onError(err: Error): void;
@@ -382,7 +386,7 @@ class Conn implements ResponseSink, Expiring {
 
   // --- ResponseSink (called from parser.execute) ---
 
-  onHead(status: number, reason: string, headers: string[], keepAlive: boolean, keepAliveMs: number): void {
+  onHead(status: number, reason: string, headers: string[], keepAlive: boolean, keepAliveMs: number, length: number): void {
     this.headDone = true;
     this.keepAlive = keepAlive;
     if (keepAliveMs > 0) this.keepAliveMs = Math.max(500, Math.min(this.pool.o.keepAliveMs, keepAliveMs - 1000));
@@ -390,7 +394,7 @@ class Conn implements ResponseSink, Expiring {
     // a small response (head and body in one read) then costs no timer change here.
     const h = this.handler;
     // false asks for a pause; body bytes already in this buffer are still delivered.
-    if (h !== undefined && !h.onHeaders(status, headers, this.resumeFn, reason)) this.paused = true;
+    if (h !== undefined && !h.onHeaders(status, headers, this.resumeFn, reason, length)) this.paused = true;
   }
 
   onBody(chunk: Buffer): boolean {

@@ -12,8 +12,12 @@ import { headEnd, isToken, scanFields } from './fields.js';
 
 /** Where parsed pieces go. `onBody` returning false asks the caller to pause its input. */
 export interface ResponseSink {
-  /** A final (>= 200) response head. `headers` is flat [name, value, ...] as sent. */
-  onHead(status: number, reason: string, headers: string[], keepAlive: boolean, keepAliveMs: number): void;
+  /**
+   * A final (>= 200) response head. `headers` is flat [name, value, ...] as sent (but for a
+   * Content-Length that Transfer-Encoding overrides). `length`: the body's length when the head
+   * gave one and a body follows, else -1 (chunked, until close, HEAD).
+   */
+  onHead(status: number, reason: string, headers: string[], keepAlive: boolean, keepAliveMs: number, length: number): void;
   onBody(chunk: Buffer): boolean;
   /** The response is complete; `trailers` flat as above, or null. */
   onEnd(trailers: string[] | null): void;
@@ -282,11 +286,15 @@ export class ResponseParser {
         if (m) keepAliveMs = Number(m[1]) * 1000;
       }
     }
-    // Transfer-Encoding overrides Content-Length (RFC 9112 6.3); the pair smells of smuggling,
-    // so the connection is not reused afterwards.
+    // Transfer-Encoding overrides Content-Length (RFC 9112 6.3), and a proxy must not forward the
+    // Content-Length then: with the decoded body it would frame the client's response wrongly,
+    // and the client would take the next response's bytes as this one's body. The pair smells of
+    // smuggling, so the connection is not reused afterwards either.
+    let out = headers;
     if (chunked && length !== -1) {
       length = -1;
       keepAlive = false;
+      out = withoutField(headers, 'content-length');
     }
     const bodiless = this.noBody || status === 204 || status === 304;
     if (bodiless) this.state = State.Done;
@@ -300,7 +308,7 @@ export class ResponseParser {
       this.state = State.UntilClose;
       keepAlive = false;
     }
-    this.sink.onHead(status, reason, headers, keepAlive, keepAliveMs);
+    this.sink.onHead(status, reason, out, keepAlive, keepAliveMs, bodiless ? -1 : length);
     if (this.state === State.Done) this.sink.onEnd(null);
   }
 
@@ -357,6 +365,13 @@ export class ResponseParser {
     this.state = State.Done;
     this.sink.onEnd(this.trailers);
   }
+}
+
+/** `headers` (flat) without the fields named `lower` (lower-case). */
+function withoutField(headers: string[], lower: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() !== lower) out.push(headers[i]!, headers[i + 1]!);
+  return out;
 }
 
 /** `name: value` lines from `from` to the end of `text` (which ends with CRLF); flat list. */

@@ -420,14 +420,18 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
     if (this.finished) abort(new Error('client closed the connection'));
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[], resume: () => void, statusText: string): boolean {
+  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[], resume: () => void, statusText: string, length?: number): boolean {
     if (statusCode < 200) return true; // 1xx from the backend: 100-continue was answered by us already
     this.resumeFn = resume;
     this.status = statusCode;
     const out = downstreamResponseHeaders(rawHeaders, []);
-    for (let i = 0; i < out.length; i += 2) {
-      const n = out[i]!;
-      if (n.length === 14 && n.toLowerCase() === 'content-length') this.remaining = Number(out[i + 1]);
+    // gangplank's HTTP/1.1 client says how long the body is; from undici, read the header.
+    if (length !== undefined) this.remaining = length;
+    else {
+      for (let i = 0; i < out.length; i += 2) {
+        const n = out[i]!;
+        if (n.length === 14 && n.toLowerCase() === 'content-length') this.remaining = Number(out[i + 1]);
+      }
     }
     if (this.setCookie !== undefined) out.push('set-cookie', this.setCookie);
     // If writeHead throws (a header value node refuses), undici aborts and the client gets a 502.

@@ -131,7 +131,10 @@ function backendHandler(seen: Seen[], release: { fn: (() => void) | undefined })
   };
 }
 
-/** A backend that answers every request with a body delimited by closing the connection (no Content-Length, no chunking). */
+/**
+ * A backend that answers every request with a body delimited by closing the connection (no
+ * Content-Length, no chunking); GET /raw/both gets Content-Length and Transfer-Encoding at once.
+ */
 async function startCloseDelimitedBackend(): Promise<{ port: number; heads: string[]; close: () => Promise<void> }> {
   const sockets = new Set<Socket>();
   const heads: string[] = [];
@@ -144,7 +147,9 @@ async function startCloseDelimitedBackend(): Promise<{ port: number; heads: stri
       head += d.toString('latin1');
       if (!head.includes('\r\n\r\n')) return;
       heads.push(head);
-      s.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nbody until close' + 'y'.repeat(50_000) + 'END');
+      // Both framings at once (a broken or hostile backend): chunked wins, the 100 is a lie.
+      if (head.startsWith('GET /raw/both ')) s.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n');
+      else s.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nbody until close' + 'y'.repeat(50_000) + 'END');
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -320,6 +325,22 @@ describe('fast path: plain HTTP/1.x requests', () => {
     assert.equal(r!.headers['transfer-encoding'], 'chunked');
     assert.equal(r!.body, 'body until close' + 'y'.repeat(50_000) + 'END');
     assert.equal(r!.headers.connection, 'keep-alive');
+    assert.equal(c.closed, false);
+  });
+
+  test('a backend response with Transfer-Encoding and Content-Length: the client gets the chunked body without the Content-Length, and the next response on its connection is intact', async () => {
+    const c = client();
+    c.send('GET /raw/both HTTP/1.1\r\nHost: a.test\r\n\r\n');
+    const [r] = await c.responses(1);
+    assert.equal(r!.status, 200);
+    // Forwarding the 100 with a 2-byte body would make the client take the next response's bytes as this body.
+    assert.equal(r!.headers['content-length'], undefined);
+    assert.equal(r!.headers['transfer-encoding'], 'chunked');
+    assert.equal(r!.body, 'ab');
+    c.send('GET /raw HTTP/1.1\r\nHost: a.test\r\n\r\n');
+    const [, second] = await c.responses(2);
+    assert.equal(second!.status, 200);
+    assert.equal(second!.body, 'body until close' + 'y'.repeat(50_000) + 'END');
     assert.equal(c.closed, false);
   });
 

@@ -235,9 +235,10 @@ const okCases: OkCase[] = [
     events: [head(200, 'OK', ['Content-Length', '3, 3', 'Content-Length', '3']), ['body', 'abc'], ['end', null]],
   },
   {
-    name: 'Transfer-Encoding and Content-Length: chunked wins, the connection is not reused',
+    name: 'Transfer-Encoding and Content-Length: chunked wins, the Content-Length is dropped, the connection is not reused',
     input: 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n',
-    events: [head(200, 'OK', ['Content-Length', '100', 'Transfer-Encoding', 'chunked'], false), ['body', 'ab'], ['end', null]],
+    // The overridden Content-Length is not passed on (a proxy must not forward it).
+    events: [head(200, 'OK', ['Transfer-Encoding', 'chunked'], false), ['body', 'ab'], ['end', null]],
   },
   {
     name: 'a head of exactly MAX_HEAD_BYTES',
@@ -350,6 +351,26 @@ test('h1parse: a parser reads the next response after expect()', () => {
     ['body', 'x'],
     ['end', null],
   ]);
+});
+
+test('h1parse: the body length given with the head: the Content-Length when a sized body follows, else -1', () => {
+  const cases: [string, string, boolean, number][] = [
+    ['sized', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc', false, 3],
+    ['empty', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', false, 0],
+    ['a list of equal values', 'HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nabc', false, 3],
+    ['chunked', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', false, -1],
+    ['chunked overriding a Content-Length', 'HTTP/1.1 200 OK\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', false, -1],
+    ['HEAD', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n', true, -1],
+    ['304', 'HTTP/1.1 304 Not Modified\r\nContent-Length: 3\r\n\r\n', false, -1],
+    ['until close', 'HTTP/1.1 200 OK\r\n\r\nabc', false, -1],
+  ];
+  for (const [name, input, isHead, want] of cases) {
+    let got: number | undefined;
+    const p = new ResponseParser({ onHead: (...a) => (got = a[5]), onBody: () => true, onEnd: () => undefined });
+    p.expect(isHead);
+    p.execute(b(input));
+    assert.equal(got, want, name);
+  }
 });
 
 test('h1parse: a paused sink gets the rest when execute is called again with it', () => {

@@ -83,7 +83,7 @@ const WARMUP = opts.quick ? 1 : 2;
  * still compiling the hot path for about 3 s (measured in 1 s slices from a fresh start:
  * 22,000-28,000 req/s, then about 40,000), which a 2 s warm-up left inside the measured run.
  */
-const JIT_WARMUP = opts.quick ? 2 : 5;
+const JIT_WARMUP = opts.quick ? 2 : 4;
 /** Processes that had their first warm-up. */
 const warmed = new WeakSet<Sut>();
 
@@ -110,7 +110,7 @@ interface Measured {
  */
 const NOISY_PCT = 30;
 /** Retries stop once the whole benchmark has run this long, so that it ends within 10 minutes. */
-const RETRY_BUDGET_MS = 5 * 60_000;
+const RETRY_BUDGET_MS = 4 * 60_000;
 const benchStarted = Date.now();
 
 /** Warm-up run (discarded, lets V8 optimise; see warmUp), then the measured run with CPU read around it. */

@@ -4,12 +4,14 @@
  * backpressure, trailers (grpc-status) passed through.
  */
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import { constants, sensitiveHeaders, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { UpstreamEndpoint } from '../controllers/routes/types.js';
 import { isConnectFailure, statusForUpstreamError, upstreamErrorKind } from './errors.js';
 import { logAccess, type ProxyHandler, type ProxyResponse, type Routed } from './handler.js';
 import { isHopByHop } from './headers.js';
+import { H2Stream } from './h2/stream.js';
+import type { H2Request } from './h2/stream.js';
 
 export class H2Exchange {
   private stream: ClientHttp2Stream | undefined;
@@ -54,6 +56,9 @@ export class H2Exchange {
         else out[name] = Array.isArray(prev) ? [...prev, v] : [String(prev), v];
       }
     }
+    // Fields an HTTP/2 client sent "never indexed" go to the backend never indexed (RFC 7541 7.1.3).
+    const never = this.req.httpVersionMajor === 2 ? (this.req as unknown as H2Request).neverIndexed : undefined;
+    if (never !== undefined) (out as Record<symbol, unknown>)[sensitiveHeaders] = never.filter((n) => out[n] !== undefined);
     let stream: ClientHttp2Stream;
     try {
       stream = o.pools.h2.get(this.ep).request(out, { endStream: !this.hasBody });
@@ -89,6 +94,9 @@ export class H2Exchange {
       else if (v !== undefined) out.push(name, v);
     }
     if (this.setCookie !== undefined) out.push('set-cookie', this.setCookie);
+    // What the backend sent "never indexed" reaches an HTTP/2 client never indexed (RFC 7541 7.1.3).
+    const never = (headers as Record<symbol, unknown>)[sensitiveHeaders];
+    if (Array.isArray(never) && never.length > 0 && this.res instanceof H2Stream) this.res.neverIndex(never as string[]);
     if (endStream) {
       // Headers that end the stream (gRPC "Trailers-Only": grpc-status in the headers) must reach
       // the client the same way: one HEADERS frame with END_STREAM, no DATA, no trailers.

@@ -5,7 +5,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
+import { connect as h2connect, createServer as createH2cServer, sensitiveHeaders, type ClientHttp2Session, type Http2Server } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { Registry } from 'prom-client';
 import type { Route } from '../../src/controllers/routes/types.js';
@@ -345,5 +346,73 @@ describe('HTTP/2 on the core stream API', () => {
     const r = await h2exchange(s, { ':method': 'POST', ':path': '/e', expect: '100-continue' }, 'xy');
     assert.equal(r.status, 200);
     assert.equal(r.body, 'POST /e 2');
+  });
+});
+
+describe('HTTP/2 "never indexed" fields (RFC 7541 7.1.3) through an h2c backend', () => {
+  let cert: TestCert;
+  let h2c: Http2Server;
+  let p: HttpProxy;
+  let s: ClientHttp2Session;
+  /** What the backend received: its fields and the names it got never indexed. */
+  const seen: { headers: Record<string, unknown>; never: unknown }[] = [];
+
+  before(async () => {
+    cert = await makeCert(['app.test']);
+    h2c = createH2cServer();
+    h2c.on('stream', (stream, headers) => {
+      seen.push({ headers: { ...headers }, never: (headers as Record<symbol, unknown>)[sensitiveHeaders] });
+      stream.respond({ ':status': 200, 'x-reply-secret': 'r-1', 'x-reply-plain': 'p-1', [sensitiveHeaders]: ['x-reply-secret'] });
+      stream.end('ok');
+    });
+    await new Promise<void>((r) => h2c.listen(0, '127.0.0.1', r));
+    const port = (h2c.address() as AddressInfo).port;
+    p = await startSecure(new TestTable([route('app.test', '/', backend('default/grpc:80', [endpoint(port)], { scheme: 'h2c' }))]), cert);
+    s = await h2session(p.address().port, cert);
+  });
+  after(async () => {
+    s?.close();
+    await p?.stop(500);
+    h2c?.close();
+  });
+
+  function exchange(headers: Record<string | symbol, unknown>): Promise<{ status: number; headers: Record<string | symbol, unknown> }> {
+    return new Promise((resolve, reject) => {
+      const req = s.request({ ':path': '/n', ':authority': 'app.test', ...headers } as Record<string, string>);
+      let got: Record<string | symbol, unknown> = {};
+      req.on('response', (h) => (got = h as Record<string | symbol, unknown>));
+      req.on('data', () => undefined);
+      req.on('end', () => resolve({ status: Number(got[':status']), headers: got }));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  test('a field the client sends never indexed reaches the backend never indexed; the others as they were', async () => {
+    seen.length = 0;
+    const r = await exchange({ 'x-token': 'secret-1', 'x-plain': 'plain-1', [sensitiveHeaders]: ['x-token'] });
+    assert.equal(r.status, 200);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.headers['x-token'], 'secret-1');
+    assert.equal(seen[0]!.headers['x-plain'], 'plain-1');
+    const never = seen[0]!.never as string[];
+    assert.ok(never.includes('x-token'), `the backend got x-token never indexed (${JSON.stringify(never)})`);
+    assert.ok(!never.includes('x-plain'), 'x-plain was not marked');
+    // Without the mark, nothing of ours is: a control against a check that could not fail.
+    seen.length = 0;
+    await exchange({ 'x-token': 'secret-2' });
+    assert.ok(!((seen[0]!.never as string[] | undefined) ?? []).includes('x-token'));
+  });
+
+  test('a field the backend sends never indexed reaches the client never indexed, twice in a row (never from the table)', async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await exchange({});
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['x-reply-secret'], 'r-1');
+      assert.equal(r.headers['x-reply-plain'], 'p-1');
+      const never = (r.headers[sensitiveHeaders] as string[] | undefined) ?? [];
+      assert.ok(never.includes('x-reply-secret'), `round ${i}: the client got x-reply-secret never indexed (${JSON.stringify(never)})`);
+      assert.ok(!never.includes('x-reply-plain'), `round ${i}: x-reply-plain was not marked`);
+    }
   });
 });

@@ -487,7 +487,7 @@ export class H2Connection implements Expiring {
     const st = new H2Stream(this, sid, STREAM_WINDOW, this.peerInitialWindow);
     st.teTrailers = te;
     st.declaredLength = declared;
-    const req = new H2Request(st, method, path, authority, scheme, raw, this.socket);
+    const req = new H2Request(st, method, path, authority, scheme, raw, this.socket, this.decoder.neverIndexed);
     st.start(req, endStream);
     this.streams.set(sid, st);
     if (!endStream && this.o.requestMs > 0) {
@@ -619,7 +619,7 @@ export class H2Connection implements Expiring {
 
   /** Sends a head (or trailers): HEADERS, with CONTINUATION frames if the block is long. */
   sendHeaders(st: H2Stream, fields: string[], end: boolean): void {
-    this.headersFrame(st.id, fields, end ? F.END_STREAM : 0);
+    this.headersFrame(st.id, fields, end ? F.END_STREAM : 0, st.neverIndexed);
     if (end) this.finish(st);
     this.schedule();
   }
@@ -675,7 +675,7 @@ export class H2Connection implements Expiring {
   private endStream(st: H2Stream): void {
     st.endPending = false;
     const t = st.endTrailers;
-    if (t !== undefined && t.length > 0) this.headersFrame(st.id, t, F.END_STREAM);
+    if (t !== undefined && t.length > 0) this.headersFrame(st.id, t, F.END_STREAM, st.neverIndexed);
     else if (this.lastDataStream === st.id && this.lastDataAt >= 0) this.wbuf[this.lastDataAt]! |= F.END_STREAM;
     else this.reserve(0, F.DATA, F.END_STREAM, st.id);
     this.finish(st);
@@ -770,8 +770,9 @@ export class H2Connection implements Expiring {
     this.lastDataStream = 0;
   }
 
-  private headersFrame(sid: number, fields: string[], flags: number): void {
-    const block = this.encoder.encode(fields);
+  /** `never`: names the backend sent "never indexed", sent so again (RFC 7541 7.1.3). */
+  private headersFrame(sid: number, fields: string[], flags: number, never?: ReadonlySet<string>): void {
+    const block = this.encoder.encode(fields, never);
     const max = this.peerMaxFrame;
     if (block.length <= max) {
       const at = this.reserve(block.length, F.HEADERS, flags | F.END_HEADERS, sid);

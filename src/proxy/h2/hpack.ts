@@ -309,6 +309,11 @@ export class HpackDecoder {
   private pos = 0;
   /** Huffman output, reused: one string is made of it per literal. */
   private scratch = Buffer.allocUnsafe(256);
+  /**
+   * The names of the fields the last decode() read as "never indexed" (RFC 7541 6.2.3), or
+   * undefined when it read none: an intermediary must send them on the same way (7.1.3).
+   */
+  neverIndexed: string[] | undefined;
 
   constructor(opts: HpackDecoderOptions = {}) {
     this.maxTableSize = opts.maxTableSize ?? 4096;
@@ -330,6 +335,7 @@ export class HpackDecoder {
    */
   decode(buf: Buffer, start: number, end: number, out: string[]): number {
     this.pos = start;
+    this.neverIndexed = undefined;
     let fields = 0;
     let listSize = 0;
     let over = false;
@@ -365,10 +371,11 @@ export class HpackDecoder {
         this.evictTo(n);
         continue;
       } else {
-        // Literal without indexing (6.2.2, 0000) or never indexed (6.2.3, 0001). Read alike: we
-        // pass requests on over HTTP/1.1, which has no way to carry "never index".
+        // Literal without indexing (6.2.2, 0000) or never indexed (6.2.3, 0001). The names of the
+        // latter are noted: an h2c backend gets them never indexed too (HTTP/1.1 has no way to say it).
         name = (b & 0x0f) === 0 ? this.literalName(buf, end) : this.indexedName(this.int(buf, end, 0x0f));
         value = this.string(buf, end);
+        if (b >= 0x10) (this.neverIndexed ??= []).push(name);
       }
       fields++;
       listSize += name.length + value.length + 32;
@@ -558,7 +565,9 @@ export interface HpackEncoderOptions {
 
 /** Encodes the header blocks of one connection, in the order they are sent. */
 export class HpackEncoder {
-  private readonly maxTableSize: number;
+/** Names to send "never indexed" in the block being encoded (encode's `never`). */
+  private never: ReadonlySet<string> | undefined;
+    private readonly maxTableSize: number;
   /** The table size we use and have signalled: min(our maximum, the peer's setting). */
   private limit: number;
   /** Size updates owed at the start of the next block (4.2): the smallest limit since the last block, and the final one; -1 when none. */
@@ -612,27 +621,33 @@ export class HpackEncoder {
   /**
    * Encodes `fields` (name, value pairs; names in lower case) as one header block.
    *
-   * encode(fields) returns the block as a view of the encoder's working buffer, valid until the
+   * encode(fields, never?) returns the block as a view of the encoder's working buffer, valid until the
    * next call on this encoder: for a caller that copies it into frames at once (and splits it
-   * into CONTINUATION frames if it must), with no buffer sizing of its own.
+   * into CONTINUATION frames if it must), with no buffer sizing of its own. Fields named in `never`
+   * are sent as never-indexed literals (what a backend sent so, RFC 7541 7.1.3).
    *
    * encode(fields, out, pos) writes the block straight into `out` from `pos` (a frame buffer, say)
    * and returns where it ends. The check for room is made first, against maxEncodedLength(fields):
    * when `out` has less room than that, returns -1 and changes nothing (retry with a larger buffer).
    */
-  encode(fields: readonly string[]): Buffer;
+  encode(fields: readonly string[], never?: ReadonlySet<string>): Buffer;
   encode(fields: readonly string[], out: Buffer, pos: number): number;
-  encode(fields: readonly string[], out?: Buffer, pos = 0): Buffer | number {
-    if (out === undefined) {
+  encode(fields: readonly string[], outOrNever?: Buffer | ReadonlySet<string>, pos = 0): Buffer | number {
+    // Set on every call, so that no call inherits another's.
+    if (!Buffer.isBuffer(outOrNever)) {
       const buf = this.workspace(this.maxEncodedLength(fields));
+      this.never = outOrNever as ReadonlySet<string> | undefined;
       return buf.subarray(0, this.fields(fields, buf, this.sizeUpdates(buf, 0)));
     }
+    this.never = undefined;
+    const out = outOrNever;
     if (out.length - pos < this.maxEncodedLength(fields)) return -1;
     return this.fields(fields, out, this.sizeUpdates(out, pos));
   }
 
   /** Encodes `:status` and then `fields` into a new Buffer. */
   encodeResponse(status: number, fields: readonly string[]): Buffer {
+    this.never = undefined;
     const buf = this.workspace(this.maxEncodedLength(fields) + FIELD_SLACK + 10);
     let p = this.sizeUpdates(buf, 0);
     const index = STATUS_INDEX.get(status);
@@ -671,6 +686,7 @@ export class HpackEncoder {
   }
 
   private field(name: string, value: string, out: Buffer, p: number): number {
+    if (this.never !== undefined && this.never.has(name)) return this.neverIndexedField(name, value, out, p);
     const info = NAME_INFO.get(name);
     let nameIndex = 0;
     let policy = INDEX;
@@ -699,6 +715,19 @@ export class HpackEncoder {
     }
     const flags = policy === NEVER_INDEX ? 0x10 : 0;
     p = nameIndex !== 0 ? writeInt(out, p, flags, 0x0f, nameIndex) : writeString(out, writeInt(out, p, flags, 0x0f, 0), name);
+    return writeString(out, p, value);
+  }
+
+  /**
+   * A field its sender marked "never indexed": a never-indexed literal whatever the table holds
+   * (RFC 7541 7.1.3: an intermediary must not send it in a form that is or could be indexed).
+   * Only the name may come from a table.
+   */
+  private neverIndexedField(name: string, value: string, out: Buffer, p: number): number {
+    let nameIndex = NAME_INFO.get(name)?.index ?? 0;
+    const dyn = nameIndex === 0 ? this.byName.get(name) : undefined;
+    if (dyn !== undefined) nameIndex = DYNAMIC_BASE + this.inserted - 1 - dyn.newest;
+    p = nameIndex !== 0 ? writeInt(out, p, 0x10, 0x0f, nameIndex) : writeString(out, writeInt(out, p, 0x10, 0x0f, 0), name);
     return writeString(out, p, value);
   }
 

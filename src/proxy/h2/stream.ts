@@ -38,6 +38,8 @@ export class H2Request {
     /** Regular fields, flat (name, value, ...), cookies joined into one (RFC 9113 8.2.3). */
     readonly rawHeaders: string[],
     readonly socket: TLSSocket,
+    /** Names of the fields the client sent "never indexed" (RFC 7541 7.1), or undefined. */
+    readonly neverIndexed?: readonly string[],
   ) {}
 
   /** The fields as a record, pseudo-header fields included (built when first asked for). */
@@ -102,6 +104,8 @@ export class H2Stream implements ProxyResponse {
   req!: H2Request;
   /** The client said it takes trailers (TE: trailers); otherwise trailers are not sent. */
   teTrailers = false;
+  /** Response field names the backend sent "never indexed": sent so to the client (see neverIndex). */
+  neverIndexed: Set<string> | undefined;
   /** The HEADERS frame ended the stream: no body. */
   endAfterHeaders = false;
   /** Content-Length the client declared, -1 if none; the DATA received (counted by the connection) must add up to it. */
@@ -204,6 +208,15 @@ export class H2Stream implements ProxyResponse {
 
   getHeader(name: string): string | string[] | number | undefined {
     return this.pending?.[name.toLowerCase()];
+  }
+
+  /**
+   * Fields of the response the backend sent "never indexed" (an h2c backend's sensitive headers):
+   * they reach the client as never-indexed literals too (RFC 7541 7.1.3). Before writeHead.
+   */
+  neverIndex(names: readonly string[]): void {
+    const set = (this.neverIndexed ??= new Set());
+    for (const n of names) set.add(n.toLowerCase());
   }
 
   writeHead(status: number, reasonOrHeaders?: string | ResponseHeaders, maybeHeaders?: ResponseHeaders): this {

@@ -42,7 +42,9 @@ test('C.2: one representation of each kind', () => {
   // C.2.2 literal without indexing, C.2.3 never indexed: nothing is added to the table.
   const d2 = new HpackDecoder();
   assert.deepEqual(decode(d2, hex('040c 2f73 616d 706c 652f 7061 7468')), [[':path', '/sample/path']]);
+  assert.equal(d2.neverIndexed, undefined, 'without indexing is not never indexed');
   assert.deepEqual(decode(d2, hex('1008 7061 7373 776f 7264 0673 6563 7265 74')), [['password', 'secret']]);
+  assert.deepEqual(d2.neverIndexed, ['password'], 'the never-indexed field is noted (RFC 7541 7.1.3)');
   assertHpackError(() => decode(d2, hex('be')), /index 62 is beyond the table/);
 
   // C.2.4 indexed static field: the very string of the static table.
@@ -358,6 +360,30 @@ test('encoder: repeated responses are indexed, per-response and secret fields ar
   // A status without a static entry: literal with the static name :status (8), then indexed.
   assert.deepEqual([...e.encodeResponse(302, []).subarray(0, 1)], [0x48]);
   assert.equal(e.encodeResponse(302, []).length, 1);
+});
+
+test('encoder: fields named in `never` go as never-indexed literals, even when the table holds them; the decoder notes them', () => {
+  const e = new HpackEncoder();
+  const d = new HpackDecoder();
+  // x-token is first sent plainly, so the table holds it; then marked never indexed.
+  assert.deepEqual(decode(d, e.encode(['x-token', 'abc', 'x-plain', '1'])), [['x-token', 'abc'], ['x-plain', '1']]);
+  assert.equal(d.neverIndexed, undefined);
+  const never = new Set(['x-token', 'content-type']);
+  for (let i = 0; i < 2; i++) {
+    const block = e.encode(['x-token', 'abc', 'content-type', 'text/plain', 'x-plain', '1'], never);
+    assert.deepEqual(decode(d, block), [['x-token', 'abc'], ['content-type', 'text/plain'], ['x-plain', '1']]);
+    assert.deepEqual(d.neverIndexed, ['x-token', 'content-type'], `round ${i}`);
+    // x-token: 0001 with the name's dynamic index (63, beyond the 4-bit prefix), never the full-field index;
+    // content-type: 0001 with its static name index 31; x-plain: its dynamic entry, one byte.
+    assert.deepEqual([...block.subarray(0, 2)], [0x1f, 63 - 15]);
+    const ct = block.indexOf(0x1f, 2);
+    assert.equal(block[ct + 1], 31 - 15);
+    assert.ok(block.at(-1)! >= 0x80, 'x-plain is still indexed');
+  }
+  // The next block without `never` is back to the usual policy.
+  e.encode(['x-token', 'abc']);
+  const plain = e.encode(['x-token', 'abc']);
+  assert.equal(plain.length, 1, 'indexed again when not marked');
 });
 
 test('encoder: encode(fields, out, pos) writes in place, or returns -1 and changes nothing', () => {

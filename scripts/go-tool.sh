@@ -3,6 +3,10 @@
 # .cache/<name>/<version>/<name> (git-ignored); skipped when that binary exists. One build at a
 # time: a second caller waits, then finds the binary.
 #
+# When scripts/go-tools/<name>/ holds a go.mod and go.sum, the tool is built inside that module
+# instead, so its dependencies are the pinned ones (a tool without a go.mod of its own, such as
+# h2spec, would otherwise get whatever versions are newest on the day of the build).
+#
 # Usage: scripts/go-tool.sh <name> <package path of the command> <version>
 #   e.g. scripts/go-tool.sh pebble github.com/letsencrypt/pebble/v2/cmd/pebble v2.10.1
 set -euo pipefail
@@ -21,7 +25,7 @@ if [[ -x $BIN ]]; then echo "go-tool: $NAME $VERSION already built in $OUT"; exi
 
 GO=$(command -v go || true)
 [[ -n $GO ]] || { [[ -x /usr/local/go/bin/go ]] && GO=/usr/local/go/bin/go; } || true
-[[ -n $GO ]] || fail "go is not on PATH (nor /usr/local/go/bin/go); install Go >= 1.24"
+[[ -n $GO ]] || fail "go is not on PATH (nor /usr/local/go/bin/go); install Go >= 1.26 (scripts/go-tools/*/go.mod ask for it)"
 # Use the Go on this machine; never fetch another toolchain behind our back.
 export GOTOOLCHAIN=local
 mkdir -p "$ROOT/.cache/$NAME"
@@ -33,9 +37,18 @@ START=$(date +%s)
 # go install writes to GOBIN; use a private one so a half-written binary never appears at $BIN.
 TMPBIN="$ROOT/.cache/$NAME/gobin-$VERSION"
 rm -rf "$TMPBIN" && mkdir -p "$TMPBIN"
-echo "go-tool: go install $PKG@$VERSION"
-GOBIN="$TMPBIN" CGO_ENABLED=0 "$GO" install -trimpath "$PKG@$VERSION" \
-  || fail "go install of $PKG@$VERSION failed (GOPROXY=$("$GO" env GOPROXY)); see the output above"
+PINNED="$ROOT/scripts/go-tools/$NAME"
+if [[ -f $PINNED/go.mod ]]; then
+  grep -q "$(dirname "$(dirname "$PKG")")\b.* $VERSION\b" "$PINNED/go.mod" \
+    || fail "$PINNED/go.mod does not require $VERSION of the module of $PKG: keep the two in step"
+  echo "go-tool: go build $PKG in $PINNED (dependencies pinned by its go.mod and go.sum)"
+  CGO_ENABLED=0 "$GO" build -C "$PINNED" -mod=readonly -trimpath -o "$TMPBIN/$NAME" "$PKG" \
+    || fail "go build of $PKG in $PINNED failed (GOPROXY=$("$GO" env GOPROXY)); see the output above"
+else
+  echo "go-tool: go install $PKG@$VERSION"
+  GOBIN="$TMPBIN" CGO_ENABLED=0 "$GO" install -trimpath "$PKG@$VERSION" \
+    || fail "go install of $PKG@$VERSION failed (GOPROXY=$("$GO" env GOPROXY)); see the output above"
+fi
 [[ -x $TMPBIN/$NAME ]] || fail "go install produced no $TMPBIN/$NAME"
 mkdir -p "$OUT"
 mv -f "$TMPBIN/$NAME" "$BIN.tmp" && mv -f "$BIN.tmp" "$BIN"

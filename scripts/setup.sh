@@ -49,7 +49,8 @@ fi
 
 bash "$ROOT/scripts/build-kube.sh"
 bash "$ROOT/scripts/build-pebble.sh"
-# h2spec: the HTTP/2 conformance suite run against the websecure entrypoint (test/proxy/h2spec.test.ts).
+# h2spec: the HTTP/2 conformance suite run against the websecure entrypoint (test/proxy/h2spec.test.ts),
+# built with the dependencies pinned in scripts/go-tools/h2spec (go.mod, go.sum).
 # Keep in step with H2SPEC_VERSION there.
 bash "$ROOT/scripts/go-tool.sh" h2spec github.com/summerwind/h2spec/cmd/h2spec v2.2.1+incompatible
 bash "$ROOT/scripts/fetch-cert-manager-crds.sh"

@@ -12,6 +12,7 @@
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { hasLineBreak } from './fields.js';
+import { isHopByHop } from './headers.js';
 import { ResponseParser, type ResponseSink } from './h1parse.js';
 import { DeadlineSweeper, type Expiring } from './deadlines.js';
 import { UPSTREAM_READ_BUF } from './reads.js';
@@ -135,6 +136,28 @@ export class H1Pool {
 }
 
 const CRLF = Buffer.from('\r\n', 'latin1');
+
+/**
+ * The last chunk of a chunked request body, with the trailer fields the client sent (Node's
+ * IncomingMessage and our H2Request both keep them as `rawTrailers`, flat): hop-by-hop fields and
+ * those that would reframe or reroute the message are not passed on (RFC 9110 6.5.1).
+ */
+export function lastChunk(trailers: readonly string[] | undefined): string {
+  let t = '0\r\n';
+  if (trailers !== undefined) {
+    for (let i = 0; i + 1 < trailers.length; i += 2) {
+      const n = trailers[i]!;
+      const v = trailers[i + 1]!;
+      const lower = n.toLowerCase();
+      if (isHopByHop(lower) || NOT_A_TRAILER.has(lower) || hasLineBreak(n) || hasLineBreak(v)) continue;
+      t += n + ': ' + v + '\r\n';
+    }
+  }
+  return t + '\r\n';
+}
+
+/** Fields that have no place in a trailer section a proxy passes on (framing, routing, what the proxy sets). */
+const NOT_A_TRAILER: ReadonlySet<string> = new Set(['content-length', 'host', 'expect', 'content-type', 'content-encoding', 'content-range']);
 
 /** One connection: the response sink of its parser and the abort/resume target of its handler. */
 class Conn implements ResponseSink, Expiring {
@@ -330,7 +353,7 @@ class Conn implements ResponseSink, Expiring {
     const onEnd = () => {
       this.stopBody?.();
       this.stopBody = undefined;
-      if (chunked) s.write('0\r\n\r\n', 'latin1');
+      if (chunked) s.write(lastChunk((body as { rawTrailers?: string[] }).rawTrailers), 'latin1');
       this.reqSent = true;
       // The headers deadline counts from the request's last byte.
       if (!this.headDone) this.arm(this.pool.o.headersMs);

@@ -301,6 +301,7 @@ describe('HTTP/2 on the core stream API', () => {
       req.on('data', (c: Buffer) => (n += c.length));
       req.on('end', () => {
         res.setHeader('content-type', 'text/plain');
+        if (req.rawTrailers.length > 0) res.setHeader('x-request-trailers', JSON.stringify(req.rawTrailers));
         if (req.method === 'HEAD') {
           res.end();
           return;
@@ -329,6 +330,31 @@ describe('HTTP/2 on the core stream API', () => {
     assert.equal(plain.status, 200);
     assert.equal(plain.body, 'POST /t 4');
     assert.equal(plain.trailers, undefined, 'no trailers for a client that did not ask');
+  });
+
+  test('request trailers reach an HTTP/1.1 backend in the last chunk', async () => {
+    const got = await new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+      const req = s.request({ ':method': 'POST', ':path': '/rt', ':authority': 'app.test' }, { waitForTrailers: true });
+      req.on('wantTrailers', () => req.sendTrailers({ 'x-checksum': 'c1', 'x-two': 'v2' }));
+      let status = 0;
+      let headers: Record<string, unknown> = {};
+      let text = '';
+      req.setEncoding('utf8');
+      req.on('response', (h) => {
+        status = Number(h[':status']);
+        headers = h;
+      });
+      req.on('data', (c: string) => (text += c));
+      req.on('end', () => resolve({ status, headers, body: text }));
+      req.on('error', reject);
+      req.end('abcd');
+    });
+    assert.equal(got.status, 200);
+    assert.equal(got.body, 'POST /rt 4');
+    assert.equal(got.headers['x-request-trailers'], JSON.stringify(['x-checksum', 'c1', 'x-two', 'v2']));
+    // Without trailers the backend sees none.
+    const plain = await h2exchange(s, { ':method': 'POST', ':path': '/rt' }, 'ab');
+    assert.equal(plain.headers['x-request-trailers'], undefined);
   });
 
   test('HEAD gets the head only; an unknown host gets a 404 with a reason; no connection-specific headers leak', async () => {

@@ -402,12 +402,16 @@ export class H2Connection implements Expiring {
     const endStream = (flags & F.END_STREAM) !== 0;
     const open = this.streams.get(sid);
     if (open !== undefined) {
-      // Trailers: they end the request body. (HTTP/1.1 backends get no request trailers.)
+      // Trailers: they end the request body, and go on to HTTP/1.1 backends in the last chunk
+      // (rawTrailers, as Node's IncomingMessage has them). h2c backends get none.
       if (open.remoteEnded) return this.streamError(sid, F.STREAM_CLOSED, open);
       if (!endStream) return this.streamError(sid, F.PROTOCOL_ERROR, open);
-      // Trailers carry no pseudo-header fields (RFC 9113 8.1).
-      for (let i = 0; i < fields.length; i += 2) if (fields[i]!.charCodeAt(0) === 58) return this.streamError(sid, F.PROTOCOL_ERROR, open);
+      // Trailers carry no pseudo-header fields (RFC 9113 8.1), and the fields' rules are the head's.
+      for (let i = 0; i < fields.length; i += 2) {
+        if (!isLowerToken(fields[i]!) || !validValue(fields[i + 1]!)) return this.streamError(sid, F.PROTOCOL_ERROR, open);
+      }
       if (open.declaredLength >= 0 && open.received !== open.declaredLength) return this.streamError(sid, F.PROTOCOL_ERROR, open);
+      if (fields.length > 0) open.req.rawTrailers = fields;
       open.remoteEnd();
       return;
     }

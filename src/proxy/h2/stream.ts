@@ -42,6 +42,9 @@ export class H2Request {
     readonly neverIndexed?: readonly string[],
   ) {}
 
+  /** The request's trailer fields, flat, once the body has ended (as IncomingMessage.rawTrailers). */
+  rawTrailers: string[] = [];
+
   /** The fields as a record, pseudo-header fields included (built when first asked for). */
   get headers(): Record<string, string | string[]> {
     if (this.record !== undefined) return this.record;

@@ -266,6 +266,26 @@ export function useKube(opts: StartKubeOptions = {}): KubeHandle {
   return Object.assign(get, { ready });
 }
 
+/**
+ * A kubeconfig for a ServiceAccount (a token from the TokenRequest API, as a Pod would have), so
+ * that a process runs with that account's RBAC instead of as admin. Written next to the admin one.
+ */
+export async function serviceAccountKubeconfig(env: KubeEnv, namespace: string, name: string): Promise<string> {
+  const token = (await env.kubectlOk(['create', 'token', name, '-n', namespace, '--duration', '6h'])).trim();
+  if (token === '') throw new Error(`kubectl create token ${name} -n ${namespace} printed no token`);
+  const path = join(env.dir, `kubeconfig-${namespace}-${name}`);
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'gangplank-test', cluster: { server: env.server, 'certificate-authority': env.pki.caCert } }],
+    users: [{ name: `${namespace}:${name}`, user: { token } }],
+    contexts: [{ name: 'gangplank-test', context: { cluster: 'gangplank-test', user: `${namespace}:${name}`, namespace } }],
+    'current-context': 'gangplank-test',
+  };
+  await writeFile(path, JSON.stringify(config, null, 2), { mode: 0o600 });
+  return path;
+}
+
 function kubeconfigText(server: string, pki: KubePki): string {
   // JSON is YAML: kubectl and @kubernetes/client-node both read it, and paths need no quoting rules.
   return JSON.stringify(

@@ -2,7 +2,8 @@
  * End to end, as a user runs it: a real API server and controller manager, objects applied with
  * kubectl, `gangplank run --kubeconfig` routing to the Pods, publishing the address in the Ingress
  * status and in its embedded DNS, reporting problems as Events, and converging after the API
- * server restarts under it.
+ * server restarts under it. gangplank runs as the ServiceAccount of deploy/rbac/gangplank.yaml,
+ * bound to that ClusterRole alone.
  *
  * Pod IPs may not be loopback addresses (API validation), so the whole test runs in a network
  * namespace of its own (`unshare -n`), where 192.0.2.10-12 are put on the loopback interface and
@@ -21,12 +22,12 @@ import { addLoopbackAddresses, insideNetns, runInNetns } from '../harness/netns.
 
 const NETNS_FLAG = 'GANGPLANK_KUBE_E2E_NETNS';
 
-if (!insideNetns(NETNS_FLAG)) runInNetns({ flag: NETNS_FLAG, file: import.meta.url, name: 'kube mode end to end, in a private network namespace', innerTests: 8, timeoutMs: 15 * 60_000 });
+if (!insideNetns(NETNS_FLAG)) runInNetns({ flag: NETNS_FLAG, file: import.meta.url, name: 'kube mode end to end, in a private network namespace', innerTests: 9, timeoutMs: 15 * 60_000 });
 else await inNamespace();
 
 async function inNamespace(): Promise<void> {
   const run = promisify(execFile);
-  const { useKube } = await import('../harness/kube.js');
+  const { serviceAccountKubeconfig, useKube } = await import('../harness/kube.js');
   const { createNode, createReadyPods, setPodStatus } = await import('../harness/kube/fixtures.js');
   const { applyIngressClassAndWebService, ingressYaml } = await import('../harness/kube/fixtures.js');
   const { startKubeGangplank } = await import('../harness/kube-gangplank.js');
@@ -38,10 +39,13 @@ async function inNamespace(): Promise<void> {
   addLoopbackAddresses(BACKENDS);
 
   const CRDS = fileURLToPath(new URL('../../deploy/crds/', import.meta.url));
+  const RBAC = fileURLToPath(new URL('../../deploy/rbac/gangplank.yaml', import.meta.url));
   const DIG = requireBinary('/usr/bin/dig', 'apt-get install -y bind9-dnsutils');
   const PUBLISHED = '192.0.2.100';
   const ZONE = 'example.test';
   const kube = useKube();
+  /** Where in gangplank's output the API server restart test began and ended. */
+  const restartLog = { from: 0, to: 0 };
   const servers: Server[] = [];
   let g: KubeGangplank;
 
@@ -80,7 +84,11 @@ async function inNamespace(): Promise<void> {
       { name: 'web-1', labels: { app: 'web' }, ip: BACKENDS[0]! },
       { name: 'web-2', labels: { app: 'web' }, ip: BACKENDS[1]! },
     ]);
-    g = await startKubeGangplank(env.kubeconfig, ['--dns-zone', ZONE, '--publish-address', PUBLISHED, '--interval', '1h']);
+    // gangplank runs as the ServiceAccount of deploy/rbac, with those rules and no others: every
+    // test below is also a test that the shipped RBAC suffices.
+    await env.kubectlOk(['apply', '-f', RBAC]);
+    const saKubeconfig = await serviceAccountKubeconfig(env, 'gangplank', 'gangplank');
+    g = await startKubeGangplank(saKubeconfig, ['--dns-zone', ZONE, '--publish-address', PUBLISHED, '--interval', '1h']);
   }, { timeout: 5 * 60_000 });
 
   after(async () => {
@@ -170,6 +178,7 @@ spec:
     const env = kube();
     await env.kubectlOk(['apply', '-f', '-'], ingressYaml({ name: 'before', host: `before.${ZONE}` }));
     await waitFor('before.example.test routed', async () => (await g.get(`before.${ZONE}`)).status === 200, { timeoutMs: 30_000, intervalMs: 200 });
+    restartLog.from = g.proc.output().length;
     await env.restartApiServer();
     // Made while gangplank's watches are still reconnecting (they back off after the restart).
     await env.kubectlOk(['apply', '-f', '-'], ingressYaml({ name: 'after', host: `after.${ZONE}` }));
@@ -182,6 +191,7 @@ spec:
     await waitFor('after.example.test in DNS and before.example.test not', async () => (await dig(`after.${ZONE}`)).join() === PUBLISHED && (await dig(`before.${ZONE}`)).length === 0, { timeoutMs: 30_000, intervalMs: 250 });
     const ip = await waitFor('status of Ingress after', async () => (await env.kubectlOk(['get', 'ingress', 'after', '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}'])).trim(), { timeoutMs: 30_000, intervalMs: 200 });
     assert.equal(ip, PUBLISHED);
+    restartLog.to = g.proc.output().length;
   });
 
   /** The certificate websecure serves for a name (SNI), and the response to a GET through it. */
@@ -206,7 +216,7 @@ spec:
     const env = kube();
     await env.kubectlOk(['apply', '-f', CRDS]);
     await env.kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/certificates.cert-manager.io', 'crd/issuers.cert-manager.io', 'crd/clusterissuers.cert-manager.io']);
-    await env.kubectlOk(['create', 'namespace', 'gangplank']);
+    // The namespace gangplank came with deploy/rbac (the ServiceAccount lives there).
     await env.kubectlOk(['apply', '-f', '-'], `apiVersion: cert-manager.io/v1
 kind: ClusterIssuer
 metadata:
@@ -255,5 +265,14 @@ ${ingressYaml({ name: 'secure', host: `secure.${ZONE}`, tls: { secretName: 'secu
     assert.match(res.cert.subjectAltName ?? '', /DNS:secure\.example\.test/);
     assert.equal(res.status, 200);
     assert.match(res.body, /^backend 192\.0\.2\.1[12]$/);
+  });
+
+  test('nothing gangplank did was refused by RBAC (best-effort writes such as Events included)', () => {
+    // A restarted API server refuses requests for a moment, until its RBAC caches are filled
+    // again: the log of that test is left out (its changes converged, which it checked).
+    const out = g.proc.output();
+    const log = restartLog.to > restartLog.from ? out.slice(0, restartLog.from) + out.slice(restartLog.to) : out;
+    const refused = log.split('\n').filter((l) => /HTTP 403|forbidden/i.test(l));
+    assert.deepEqual(refused.slice(0, 5), [], 'requests the ServiceAccount was not allowed to make');
   });
 }

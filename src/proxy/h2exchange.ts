@@ -10,8 +10,7 @@ import type { UpstreamEndpoint } from '../controllers/routes/types.js';
 import { isConnectFailure, statusForUpstreamError, upstreamErrorKind } from './errors.js';
 import { logAccess, type ProxyHandler, type ProxyResponse, type Routed } from './handler.js';
 import { isHopByHop } from './headers.js';
-import { H2Stream } from './h2/stream.js';
-import type { H2Request } from './h2/stream.js';
+import { H2Stream, type H2Request } from './h2/stream.js';
 
 export class H2Exchange {
   private stream: ClientHttp2Stream | undefined;

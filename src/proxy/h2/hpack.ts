@@ -565,9 +565,9 @@ export interface HpackEncoderOptions {
 
 /** Encodes the header blocks of one connection, in the order they are sent. */
 export class HpackEncoder {
-/** Names to send "never indexed" in the block being encoded (encode's `never`). */
+  private readonly maxTableSize: number;
+  /** Names to send "never indexed" in the block being encoded (encode's `never`). */
   private never: ReadonlySet<string> | undefined;
-    private readonly maxTableSize: number;
   /** The table size we use and have signalled: min(our maximum, the peer's setting). */
   private limit: number;
   /** Size updates owed at the start of the next block (4.2): the smallest limit since the last block, and the final one; -1 when none. */
@@ -582,7 +582,7 @@ export class HpackEncoder {
   private mask: number;
   /** Lookup by name, then value: no per-field key string to build and hash. */
   private readonly byName = new Map<string, DynamicName>();
-  /** The working buffer of encode(fields) and encodeResponse. */
+  /** The working buffer of encode and encodeResponse. */
   private scratch = Buffer.allocUnsafe(1024);
 
   constructor(opts: HpackEncoderOptions = {}) {
@@ -611,7 +611,7 @@ export class HpackEncoder {
     this.pendingFinal = next;
   }
 
-  /** The most bytes encode() can write for `fields`: it returns -1 when `out` has less room than this. */
+  /** The most bytes encode() can write for `fields`: encodeInto returns -1 when `out` has less room than this. */
   maxEncodedLength(fields: readonly string[]): number {
     let n = BLOCK_SLACK;
     for (let i = 0; i < fields.length; i++) n += fields[i]!.length;
@@ -619,29 +619,26 @@ export class HpackEncoder {
   }
 
   /**
-   * Encodes `fields` (name, value pairs; names in lower case) as one header block.
-   *
-   * encode(fields, never?) returns the block as a view of the encoder's working buffer, valid until the
-   * next call on this encoder: for a caller that copies it into frames at once (and splits it
-   * into CONTINUATION frames if it must), with no buffer sizing of its own. Fields named in `never`
-   * are sent as never-indexed literals (what a backend sent so, RFC 7541 7.1.3).
-   *
-   * encode(fields, out, pos) writes the block straight into `out` from `pos` (a frame buffer, say)
-   * and returns where it ends. The check for room is made first, against maxEncodedLength(fields):
+   * Encodes `fields` (name, value pairs; names in lower case) as one header block and returns it
+   * as a view of the encoder's working buffer, valid until the next call on this encoder: for a
+   * caller that copies it into frames at once (and splits it into CONTINUATION frames if it
+   * must), with no buffer sizing of its own. Fields named in `never` are sent as never-indexed
+   * literals (what a backend sent so, RFC 7541 7.1.3).
+   */
+  encode(fields: readonly string[], never?: ReadonlySet<string>): Buffer {
+    const buf = this.workspace(this.maxEncodedLength(fields));
+    this.never = never;
+    return buf.subarray(0, this.fields(fields, buf, this.sizeUpdates(buf, 0)));
+  }
+
+  /**
+   * Like encode, but writes the block straight into `out` from `pos` (a frame buffer, say) and
+   * returns where it ends. The check for room is made first, against maxEncodedLength(fields):
    * when `out` has less room than that, returns -1 and changes nothing (retry with a larger buffer).
    */
-  encode(fields: readonly string[], never?: ReadonlySet<string>): Buffer;
-  encode(fields: readonly string[], out: Buffer, pos: number): number;
-  encode(fields: readonly string[], outOrNever?: Buffer | ReadonlySet<string>, pos = 0): Buffer | number {
-    // Set on every call, so that no call inherits another's.
-    if (!Buffer.isBuffer(outOrNever)) {
-      const buf = this.workspace(this.maxEncodedLength(fields));
-      this.never = outOrNever as ReadonlySet<string> | undefined;
-      return buf.subarray(0, this.fields(fields, buf, this.sizeUpdates(buf, 0)));
-    }
-    this.never = undefined;
-    const out = outOrNever;
+  encodeInto(fields: readonly string[], out: Buffer, pos: number): number {
     if (out.length - pos < this.maxEncodedLength(fields)) return -1;
+    this.never = undefined;
     return this.fields(fields, out, this.sizeUpdates(out, pos));
   }
 

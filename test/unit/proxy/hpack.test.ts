@@ -386,22 +386,22 @@ test('encoder: fields named in `never` go as never-indexed literals, even when t
   assert.equal(plain.length, 1, 'indexed again when not marked');
 });
 
-test('encoder: encode(fields, out, pos) writes in place, or returns -1 and changes nothing', () => {
+test('encoder: encodeInto(fields, out, pos) writes in place, or returns -1 and changes nothing', () => {
   const fields = ['content-type', 'text/plain', 'x-a', 'b'.repeat(50)];
   const e = new HpackEncoder();
   const d = new HpackDecoder();
   const need = e.maxEncodedLength(fields);
   const small = Buffer.alloc(10 + need - 1);
-  assert.equal(e.encode(fields, small, 10), -1);
+  assert.equal(e.encodeInto(fields, small, 10), -1);
   assert.ok(small.every((b) => b === 0));
   const out = Buffer.alloc(10 + need);
-  const end = e.encode(fields, out, 10);
+  const end = e.encodeInto(fields, out, 10);
   assert.ok(end > 10 && end <= out.length);
   assert.deepEqual(decode(d, out.subarray(10, end)), pairs(fields));
   // The failed call inserted nothing: the decoder, which saw only the second, agrees on indices.
   e.setPeerMaxTableSize(100);
-  assert.equal(e.encode(fields, small, 10), -1);
-  const again = e.encode(fields, out, 0);
+  assert.equal(e.encodeInto(fields, small, 10), -1);
+  const again = e.encodeInto(fields, out, 0);
   assert.deepEqual(decode(d, out.subarray(0, again)), pairs(fields));
   assert.deepEqual([...out.subarray(0, 3)], [0x3f, 0x45, 0x5f]); // the size update (100 = 31 + 69) came with the block that was written
 });

@@ -590,6 +590,31 @@ describe('HTTP/2 server (websecure) end to end', () => {
     }
   });
 
+  test('request trailers follow the rules of header fields: an upper-case name, a CR LF in a value or a pseudo-header gets RST_STREAM PROTOCOL_ERROR', async () => {
+    const c = await RawClient.connect(port, cert);
+    try {
+      const wrong: string[] = [];
+      let sid = 1;
+      for (const [what, trailers] of [
+        ['upper-case trailer name', ['X-Sum', '1']],
+        ['CR LF in a trailer value', ['x-sum', '1\r\nx-injected: 1']],
+        ['a pseudo-header in trailers', [':path', '/x']],
+      ] as [string, string[]][]) {
+        c.headers(sid, request('/trailers-bad', 'POST'), false);
+        c.send(0x0, 0, sid, Buffer.from('ab'));
+        c.headers(sid, trailers, true);
+        const r = await c.response(sid);
+        if (r.rst !== PROTOCOL_ERROR) wrong.push(`${what}: got status ${r.status}, RST_STREAM code ${r.rst}`);
+        sid += 2;
+      }
+      assert.deepEqual(wrong, [], 'each malformed trailer section resets its stream');
+      assert.equal(c.goaway(), undefined);
+      assert.equal(app.injected, 0, 'no injected header reached the backend');
+    } finally {
+      c.close();
+    }
+  });
+
   test('two cookie fields reach the HTTP/1.1 backend as one Cookie header joined with "; "', async () => {
     const c = await RawClient.connect(port, cert);
     try {

@@ -12,7 +12,7 @@
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { hasLineBreak } from './fields.js';
-import { isHopByHop } from './headers.js';
+import { isPassableRequestTrailer } from './headers.js';
 import { ResponseParser, type ResponseSink } from './h1parse.js';
 import { DeadlineSweeper, type Expiring } from './deadlines.js';
 import { UPSTREAM_READ_BUF } from './reads.js';
@@ -139,8 +139,8 @@ const CRLF = Buffer.from('\r\n', 'latin1');
 
 /**
  * The last chunk of a chunked request body, with the trailer fields the client sent (Node's
- * IncomingMessage and our H2Request both keep them as `rawTrailers`, flat): hop-by-hop fields and
- * those that would reframe or reroute the message are not passed on (RFC 9110 6.5.1).
+ * IncomingMessage and our H2Request both keep them as `rawTrailers`, flat), those that
+ * headers.ts isPassableRequestTrailer lets through.
  */
 export function lastChunk(trailers: readonly string[] | undefined): string {
   let t = '0\r\n';
@@ -149,15 +149,12 @@ export function lastChunk(trailers: readonly string[] | undefined): string {
       const n = trailers[i]!;
       const v = trailers[i + 1]!;
       const lower = n.toLowerCase();
-      if (isHopByHop(lower) || NOT_A_TRAILER.has(lower) || hasLineBreak(n) || hasLineBreak(v)) continue;
+      if (!isPassableRequestTrailer(lower) || hasLineBreak(n) || hasLineBreak(v)) continue;
       t += n + ': ' + v + '\r\n';
     }
   }
   return t + '\r\n';
 }
-
-/** Fields that have no place in a trailer section a proxy passes on (framing, routing, what the proxy sets). */
-const NOT_A_TRAILER: ReadonlySet<string> = new Set(['content-length', 'host', 'expect', 'content-type', 'content-encoding', 'content-range']);
 
 /** One connection: the response sink of its parser and the abort/resume target of its handler. */
 class Conn implements ResponseSink, Expiring {

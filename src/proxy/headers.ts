@@ -35,6 +35,14 @@ export function isHopByHop(lowerName: string): boolean {
   return HOP_BY_HOP.has(lowerName);
 }
 
+/** Fields that have no place in a request trailer section a proxy passes on (framing, routing, how to read the body). */
+const NOT_A_TRAILER: ReadonlySet<string> = new Set(['content-length', 'host', 'expect', 'content-type', 'content-encoding', 'content-range']);
+
+/** Whether a request trailer field (lower-case name) is passed on to the backend (RFC 9110 6.5.1). */
+export function isPassableRequestTrailer(lowerName: string): boolean {
+  return !HOP_BY_HOP.has(lowerName) && !NOT_A_TRAILER.has(lowerName);
+}
+
 /** Lower-cased tokens of a Connection header value (other than keep-alive/close/upgrade, which are hop-by-hop anyway). */
 export function connectionTokens(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;

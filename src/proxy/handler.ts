@@ -124,6 +124,34 @@ export interface Routed {
   target: string;
   /** The request's authority as sent (absolute-form target, else Host header): what the backend gets as Host. */
   authority: string;
+  /** When the route is known to go straight to one endpoint (see ProxyHandler.direct): its pool and endpoint, else undefined. */
+  pool: H1Pool | undefined;
+  ep: UpstreamEndpoint | undefined;
+  /** With `pool`: the route's metrics row (EntrypointMetrics.rowOf), else -1. */
+  row: number;
+}
+
+/**
+ * What a handler derived from the root routes of one table (RouteTable.rootIndex), by root
+ * number: the pool and endpoint of a route that goes straight to one endpoint and needs no other
+ * decision here, and its metrics row. A request for one of 10,000 hosts then reads these compact
+ * arrays and never the route object itself: measured with a 1-host and a 10,000-host process
+ * sharing one CPU and loaded at the same time, reading the route object was about 3.5% of the
+ * 10,000-host process's CPU.
+ */
+class RootCache {
+  readonly pools: (H1Pool | undefined)[];
+  readonly eps: (UpstreamEndpoint | undefined)[];
+  readonly rows: Int32Array;
+  constructor(
+    readonly table: RouteTable,
+    readonly epoch: symbol,
+    n: number,
+  ) {
+    this.pools = new Array<H1Pool | undefined>(n).fill(undefined);
+    this.eps = new Array<UpstreamEndpoint | undefined>(n).fill(undefined);
+    this.rows = new Int32Array(n);
+  }
 }
 
 export class ProxyHandler {
@@ -131,6 +159,7 @@ export class ProxyHandler {
   /** Set by the data plane on the web entrypoint; consulted before routing. */
   acme: AcmeResponder | undefined;
   private readonly facts: RequestFacts = newFacts();
+  private roots: RootCache | undefined;
   readonly handle: (req: IncomingMessage, res: ProxyResponse) => void;
 
   constructor(readonly o: HandlerOptions) {
@@ -164,7 +193,15 @@ export class ProxyHandler {
     }
     const table = this.table;
     if (table === undefined) return { status: 503, message: 'no routes loaded yet', close: false };
-    const route = table.match(host, t.path);
+    const target = t.query === '' ? t.path : t.path + t.query;
+    const ri = table.rootIndex === undefined ? -1 : table.rootIndex(host);
+    let cache: RootCache | undefined;
+    if (ri >= 0) {
+      cache = this.rootCache(table);
+      const pool = cache.pools[ri];
+      if (pool !== undefined && !pool.closed) return { route: table.rootAt!(ri), host, path: t.path, target, authority: hostRaw, pool, ep: cache.eps[ri], row: cache.rows[ri]! };
+    }
+    const route = ri >= 0 ? table.rootAt!(ri) : table.match(host, t.path);
     if (route === undefined) return { status: 404, message: `no route for ${host}${t.path}`, close: false };
     // traefik router.entrypoints: a route of another entrypoint does not exist here.
     if (route.entrypoints !== undefined && !route.entrypoints.includes(o.entrypoint)) return { status: 404, message: `no route for ${host}${t.path} on entrypoint ${o.entrypoint}`, close: false };
@@ -180,7 +217,29 @@ export class ProxyHandler {
       if (b.error !== undefined) return { status: 503, message: `backend ${b.id} unavailable: ${b.error}`, close: false };
       if (b.endpoints.length === 0) return { status: 503, message: `no ready endpoints for ${b.id}`, close: false };
     }
-    return { route, host, path: t.path, target: t.query === '' ? t.path : t.path + t.query, authority: hostRaw };
+    const pool = this.direct(route);
+    if (pool === undefined) return { route, host, path: t.path, target, authority: hostRaw, pool: undefined, ep: undefined, row: -1 };
+    const row = o.metrics.rowOf(route, route.id);
+    // Every check above passed on the route's fields and this handler's options alone, so the
+    // next request for the host can skip them; except where the path decided (an ACME challenge
+    // path is exempt from the ssl redirect).
+    if (cache !== undefined && !(route.sslRedirect === true && o.redirectPort !== undefined)) {
+      cache.pools[ri] = pool;
+      cache.eps[ri] = route.upstreamEp;
+      cache.rows[ri] = row;
+    }
+    return { route, host, path: t.path, target, authority: hostRaw, pool, ep: route.upstreamEp, row };
+  }
+
+  /** This handler's RootCache for `table`, new when the table or the metrics' rows changed. */
+  private rootCache(table: RouteTable): RootCache {
+    const epoch = this.o.metrics.rowsEpoch;
+    let c = this.roots;
+    if (c === undefined || c.table !== table || c.epoch !== epoch) {
+      c = new RootCache(table, epoch, table.rootCount ?? 0);
+      this.roots = c;
+    }
+    return c;
   }
 
   /**
@@ -227,18 +286,17 @@ export class ProxyHandler {
       this.refuse(req, res, r, start);
       return;
     }
-    const route = r.route;
     const peer = peerOf(req.socket, this.o.trusted);
     const fw: Forwarding = { trusted: peer.trusted, clientIp: peer.ip, proto: this.o.proto, host: r.authority, port: peer.localPort };
-    const pool = this.direct(route);
+    const pool = r.pool;
     let ex: Exchange;
     if (pool !== undefined) {
-      // The usual case: no choice to make, and nothing of the backend to read.
+      // The usual case: no choice to make, and nothing of the backend (or the route) to read.
       const headers = upstreamRequestHeaders(req.rawHeaders, facts, fw, r.authority);
-      ex = new Exchange(this, req, res, r, route.upstreamEp!, headers, facts.hasBody, start, peer.ip);
+      ex = new Exchange(this, req, res, r, r.ep!, headers, facts.hasBody, start, peer.ip);
       ex.pool = pool;
     } else {
-      const b = route.backend;
+      const b = r.route.backend;
       const { ep, setCookie } = this.choose(b, facts);
       if (ep === undefined) {
         this.refuse(req, res, { status: 503, message: `no ready endpoints for ${b.id}`, close: false }, start, r);
@@ -396,7 +454,7 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
       blocking: true,
     };
     const m = h.o.metrics;
-    this.row = m.rowOf(r.route, r.route.id);
+    this.row = r.row >= 0 ? r.row : m.rowOf(r.route, r.route.id);
     this.rowsEpoch = m.rowsEpoch;
   }
 

@@ -23,11 +23,34 @@ export function route(host: string, path: string, b: Backend, sticky?: StickyCoo
   return { id: `${host || '*'}|Prefix|${path}`, host, path, pathType: 'Prefix', ingress: { namespace: 'default', name: 'test' }, backend: be };
 }
 
-/** A RouteTable matching exact hosts (or `''` = any) and element-wise path prefixes, longest first. */
+/**
+ * A RouteTable matching exact hosts (or `''` = any) and element-wise path prefixes, longest first.
+ * A host whose only route is Prefix `/` is a root (RouteTable.rootIndex), as in the compiled table,
+ * so the proxy tests take the data plane's root path for such hosts.
+ */
 export class TestTable implements RouteTable {
   private static versions = 0;
   readonly version = ++TestTable.versions;
-  constructor(private readonly rs: Route[]) {}
+  private readonly roots: Route[] = [];
+  private readonly rootByHost = new Map<string, number>();
+  constructor(private readonly rs: Route[]) {
+    for (const r of rs) {
+      if (r.host === '' || r.path !== '/' || r.priority !== undefined) continue;
+      if (rs.filter((o) => o.host === r.host).length === 1) {
+        this.rootByHost.set(r.host, this.roots.length);
+        this.roots.push(r);
+      }
+    }
+  }
+  get rootCount(): number {
+    return this.roots.length;
+  }
+  rootIndex(host: string): number {
+    return this.rootByHost.get(host) ?? -1;
+  }
+  rootAt(i: number): Route {
+    return this.roots[i]!;
+  }
   match(host: string, path: string): Route | undefined {
     let best: Route | undefined;
     for (const r of this.rs) {

@@ -77,6 +77,35 @@ describe('proxy routing and upstream behaviour', () => {
     assert.match(metrics, /gangplank_requests_total\{entrypoint="web",route="",code="404",method="GET"\} 1/);
   });
 
+  test('a host with one route to one endpoint: what the proxy remembers of it follows table swaps, metric resets and entrypoint limits', async () => {
+    const p = await startProxy(new TestTable([
+      route('root.test', '/', backend('default/a:80', [endpoint(a.port)])),
+      { ...route('secure-only.test', '/', backend('default/a:80', [endpoint(a.port)])), entrypoints: ['websecure'] },
+    ]));
+    closers.push(p.close);
+    const name = async (host: string) => {
+      const r = await get(`${p.url}/x`, { host });
+      return r.status === 200 ? (JSON.parse(r.text) as Echo).name : r.status;
+    };
+    const count = async () => Number(/gangplank_requests_total\{entrypoint="web",route="root.test\|Prefix\|\/",code="200",method="GET"\} (\d+)/.exec(await p.registry.metrics())?.[1] ?? 0);
+    for (let i = 0; i < 3; i++) assert.equal(await name('root.test'), 'a');
+    // Every request of a route another entrypoint owns is refused, the first and the ones after it.
+    for (let i = 0; i < 3; i++) assert.equal(await name('secure-only.test'), 404);
+    assert.equal(await count(), 3);
+    p.registry.resetMetrics();
+    for (let i = 0; i < 2; i++) assert.equal(await name('root.test'), 'a');
+    assert.equal(await count(), 2, 'counted in the rows made after the reset');
+    // A new table with another backend for the host: the next request goes there.
+    p.proxy.setTable(new TestTable([route('root.test', '/', backend('default/b:80', [endpoint(b.port)]))]));
+    assert.equal(await name('root.test'), 'b');
+    assert.equal(await name('secure-only.test'), 404);
+    // A table without the host: 404, then back again.
+    p.proxy.setTable(new TestTable([route('other.test', '/', backend('default/a:80', [endpoint(a.port)]))]));
+    assert.equal(await name('root.test'), 404);
+    p.proxy.setTable(new TestTable([route('root.test', '/', backend('default/a:80', [endpoint(a.port)]))]));
+    assert.equal(await name('root.test'), 'a');
+  });
+
   test('the backend receives the normalized path, so dot segments cannot escape a route', async () => {
     const table = new TestTable([
       route('n.test', '/public', backend('default/a:80', [endpoint(a.port)])),

@@ -76,6 +76,17 @@ export class HostIndex<V> {
   }
 
   get(key: string): V | undefined {
+    const i = this.indexOf(key);
+    return i < 0 ? undefined : this.values[i];
+  }
+
+  /** The value at an index from indexOf (0 <= i < size). */
+  valueAt(i: number): V {
+    return this.values[i]!;
+  }
+
+  /** The index of `key`'s value (0 to size - 1, in the order of the entries given), or -1. */
+  indexOf(key: string): number {
     const h = hostHash(key);
     const slots = this.slots;
     const n = key.length;
@@ -83,12 +94,12 @@ export class HostIndex<V> {
     for (;;) {
       const at = s * SLOT;
       const v = slots[at + 1]!;
-      if (v === 0) return undefined;
+      if (v === 0) return -1;
       if (slots[at] === h) {
         const len = slots[at + 2]!;
         if (len === -1) {
-          if (this.wide[v - 1] === key) return this.values[v - 1];
-        } else if (len === n && this.sameChars(at, key)) return this.values[v - 1];
+          if (this.wide[v - 1] === key) return v - 1;
+        } else if (len === n && this.sameChars(at, key)) return v - 1;
       }
       s = (s + 1) & this.mask;
     }

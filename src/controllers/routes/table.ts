@@ -77,8 +77,8 @@ export class CompiledTable implements RouteTable {
   }
 
   match(host: string, path: string): Route | undefined {
-    const root = this.roots.get(host);
-    if (root !== undefined) return root;
+    const i = this.roots.indexOf(host);
+    if (i >= 0) return this.roots.valueAt(i);
     const e = this.exact.get(host);
     if (e) {
       const r = matchPaths(e, path);
@@ -97,6 +97,18 @@ export class CompiledTable implements RouteTable {
       if (r) return r;
     }
     return this.fallback;
+  }
+
+  get rootCount(): number {
+    return this.roots.size;
+  }
+
+  rootIndex(host: string): number {
+    return this.roots.indexOf(host);
+  }
+
+  rootAt(i: number): Route {
+    return this.roots.valueAt(i);
   }
 
   routes(): Route[] {

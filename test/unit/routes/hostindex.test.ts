@@ -48,3 +48,14 @@ test('HostIndex: long, wide and latin1 keys, keys sharing a slot, the empty key'
 test('HostIndex: a duplicate key is refused', () => {
   assert.throws(() => new HostIndex([['a.test', 1], ['a.test', 2]]), /duplicate key "a.test"/);
 });
+
+test('HostIndex: indexOf numbers the entries in the order given, valueAt reads them back, -1 for others', () => {
+  const entries: [string, string][] = Array.from({ length: 1_000 }, (_, i) => [`h${i}.example.test`, `v${i}`]);
+  const idx = new HostIndex(entries);
+  entries.forEach(([k, v], i) => {
+    assert.equal(idx.indexOf(k), i);
+    assert.equal(idx.valueAt(i), v);
+  });
+  for (const k of ['', 'h1000.example.test', 'H1.example.test', 'h1.example.test.']) assert.equal(idx.indexOf(k), -1, k);
+  assert.equal(new HostIndex([]).indexOf('a'), -1);
+});

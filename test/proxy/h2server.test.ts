@@ -42,6 +42,7 @@ const END_HEADERS = 0x4;
 const NO_ERROR = 0x0;
 const PROTOCOL_ERROR = 0x1;
 const REFUSED_STREAM = 0x7;
+const CANCEL = 0x8;
 const ENHANCE_YOUR_CALM = 0xb;
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -674,6 +675,33 @@ describe('HTTP/2 server (websecure) end to end', () => {
     } finally {
       c.close();
       app.release();
+    }
+  });
+
+  test('Rapid Reset: a burst of 900 streams reset while served is tolerated; 1,000 more end the connection (ENHANCE_YOUR_CALM); others are served', async () => {
+    // CVE-2023-44487: each stream is opened (its request reaches the handler) and reset by the
+    // client at once, so the server does work the client never waits for.
+    const c = await RawClient.connect(port, cert);
+    const cancel = Buffer.alloc(4);
+    cancel.writeUInt32BE(CANCEL);
+    let next = 1;
+    const openAndReset = (n: number): Buffer[] => {
+      const out: Buffer[] = [];
+      for (let i = 0; i < n; i++, next += 2) out.push(frame(HEADERS, END_HEADERS | END_STREAM, next, c.block(request('/delay/10000'))), frame(RST_STREAM, 0, next, cancel));
+      return out;
+    };
+    try {
+      c.sock.write(Buffer.concat([...openAndReset(900), frame(PING, 0, 0, Buffer.from('reset900'))]));
+      await c.until('the PING ack', (fs) => fs.some((f) => f.type === PING && (f.flags & ACK) !== 0));
+      assert.equal(c.goaway(), undefined, 'no GOAWAY after 900 resets');
+      c.sock.write(Buffer.concat(openAndReset(1_000)));
+      const g = await c.until('GOAWAY', () => c.goaway());
+      assert.equal(g.code, ENHANCE_YOUR_CALM);
+      assert.ok(g.last < next, `GOAWAY names a stream the client opened (${g.last})`);
+      await c.until('the connection closed', () => c.closed);
+      await servesNewSessions();
+    } finally {
+      c.close();
     }
   });
 

@@ -473,6 +473,31 @@ class FastResponse implements ProxyResponse {
     return this;
   }
 
+  /**
+   * ProxyResponse.writeView: the bytes are copied before they are written. A large piece goes into
+   * a recycled slot (see takeSlot), which comes back at once when the socket took the whole write,
+   * as it usually does; a write the kernel did not take at once keeps its slot until it is done.
+   * Fresh 64 KiB copies per piece had made large responses cost V8 a full collection every few
+   * hundred milliseconds (external memory) and about half of their CPU.
+   */
+  writeView(view: Buffer, last: boolean): boolean {
+    const n = view.length;
+    if (n < COPY_LIMIT || n > SLOT_BYTES) {
+      const copy = Buffer.from(view);
+      if (!last) return this.write(copy);
+      this.end(copy);
+      return true;
+    }
+    const slot = takeSlot();
+    const copy = Buffer.from(slot, 0, n);
+    view.copy(copy);
+    let ok = true;
+    if (last) this.end(copy);
+    else ok = this.write(copy);
+    if (this.conn.socket.writableLength === 0) giveSlot(slot);
+    return ok;
+  }
+
   addTrailers(t: [string, string][] | Record<string, string>): void {
     const list = Array.isArray(t) ? t : Object.entries(t);
     (this.trailers ??= []).push(...list.filter(([, v]) => !/[\r\n]/.test(v)));
@@ -519,12 +544,12 @@ class FastResponse implements ProxyResponse {
     if (s.destroyed) return false;
     if (parts.length === 1) return s.write(parts[0]!);
     if (body === undefined || body.length < COPY_LIMIT) return s.write(Buffer.concat(parts));
-    // A large piece is not copied to join it with the head: one writev through cork.
+    // A large piece is not copied to join it with the head: one writev through cork. A corked
+    // write always reports a full buffer; what says whether to wait is what is left once uncorked.
     s.cork();
-    let ok = true;
-    for (const p of parts) ok = s.write(p);
+    for (const p of parts) s.write(p);
     s.uncork();
-    return ok;
+    return s.writableLength < s.writableHighWaterMark;
   }
 
   private close(done: boolean): void {
@@ -542,3 +567,18 @@ const SIZED = 1;
 const DATED = 2;
 /** Below this, head and body piece are joined into one buffer (cheaper than a writev); above, written together uncopied. */
 const COPY_LIMIT = 16 * 1024;
+
+/** A slot holds one read of the upstream client (src/proxy/reads.ts UPSTREAM_READ_BUF). */
+const SLOT_BYTES = 64 * 1024;
+/** Free slots kept: more than the pieces of one event-loop turn's writes that wait for a client. */
+const SLOTS_KEPT = 32;
+const freeSlots: ArrayBuffer[] = [];
+
+function takeSlot(): ArrayBuffer {
+  return freeSlots.pop() ?? new ArrayBuffer(SLOT_BYTES);
+}
+
+/** Only for a slot that takeSlot gave and that no pending write refers to any more. */
+function giveSlot(slot: ArrayBuffer): void {
+  if (freeSlots.length < SLOTS_KEPT) freeSlots.push(slot);
+}

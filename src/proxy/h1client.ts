@@ -1,8 +1,9 @@
 /**
  * gangplank's HTTP/1.1 client to plain-HTTP backends: keep-alive connections per endpoint, one
  * request at a time per connection, the response parsed by src/proxy/h1parse.ts and handed to
- * the same handler interface the proxy gives undici (onConnect/onHeaders/onData/onComplete/
- * onError), so the proxy's exchange code does not care which client carries a request.
+ * the same handler interface the proxy gives undici (onConnect/onHeaders/onComplete/onError;
+ * body bytes as views of the read buffer, onDataView, where undici hands over owned chunks), so
+ * the proxy's exchange code barely cares which client carries a request.
  *
  * Why not undici here: on the proxy's hot path undici was the largest cost after the kernel
  * (its wasm parser, its request queue and its generic dispatcher machinery), and a proxy needs
@@ -30,7 +31,11 @@ export interface H1Handler {
    * ResponseSink.onHead); undici does not pass it.
    */
   onHeaders(statusCode: number, rawHeaders: string[], resume: () => void, statusText: string, length?: number): boolean;
-  onData(chunk: Buffer): boolean;
+  /**
+   * Body bytes as a view of the connection's read buffer, valid only until this returns (the
+   * next read overwrites it): whatever keeps them copies them. false pauses reading.
+   */
+  onDataView(view: Buffer): boolean;
   onComplete(trailers: string[] | null): void;
   onError(err: Error): void;
 }
@@ -200,8 +205,8 @@ class Conn implements ResponseSink, Expiring {
       noDelay: true,
       onread: {
         // Every connection reads into one buffer (src/proxy/reads.ts): the bytes are parsed before
-        // the callback returns; what must outlive it (body chunks handed on, bytes held while
-        // paused) is copied.
+        // the callback returns; what must outlive it is copied (bytes held while paused, here;
+        // body bytes, by whoever keeps them: see H1Handler.onDataView).
         buffer: UPSTREAM_READ_BUF,
         // Pauses go through socket.pause() (see onSocketData), so this always says go on.
         callback: (n: number, buf: Uint8Array) => {
@@ -420,8 +425,8 @@ class Conn implements ResponseSink, Expiring {
   onBody(chunk: Buffer): boolean {
     const h = this.handler;
     if (h === undefined) return false;
-    // A copy: the chunk is a view of the shared read buffer, and the handler may queue it.
-    if (h.onData(Buffer.from(chunk))) return true;
+    // A view of the shared read buffer: the handler copies what it keeps (onDataView).
+    if (h.onDataView(chunk)) return true;
     this.paused = true;
     return false;
   }

@@ -66,6 +66,11 @@ export interface ProxyResponse {
   writeHead(status: number, reason: string, headers?: ResponseHeaders): unknown;
   write(chunk: Buffer | string): boolean;
   end(chunk?: Buffer | string): unknown;
+  /**
+   * write(view), or end(view) when `last`, for a view of a buffer the caller reuses as soon as
+   * this returns: the response copies what it keeps. Optional: without it the caller copies.
+   */
+  writeView?(view: Buffer, last: boolean): boolean;
   addTrailers(trailers: [string, string][] | Record<string, string>): void;
   destroy(err?: Error): unknown;
   on(event: 'close' | 'drain', listener: (this: ProxyResponse) => void): unknown;
@@ -500,18 +505,30 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
     return true;
   }
 
+  /** Body bytes from undici: the chunk is ours to keep. */
   onData(chunk: Buffer): boolean {
+    return this.body(chunk, false);
+  }
+
+  /** Body bytes from gangplank's HTTP/1.1 client: a view valid only during this call. */
+  onDataView(view: Buffer): boolean {
+    return this.res.writeView === undefined ? this.body(Buffer.from(view), false) : this.body(view, true);
+  }
+
+  private body(chunk: Buffer, view: boolean): boolean {
     this.bytes += chunk.length;
+    const res = this.res;
     if (chunk.length === this.remaining) {
       // The last bytes of a sized body: one end() instead of write() + end().
       this.remaining = -1;
       this.ended = true;
-      this.res.end(chunk);
+      if (view) res.writeView!(chunk, true);
+      else res.end(chunk);
       return true;
     }
     if (this.remaining > 0) this.remaining -= chunk.length;
-    if (this.res.write(chunk)) return true;
-    this.res.once('drain', onResponseDrain);
+    if (view ? res.writeView!(chunk, false) : res.write(chunk)) return true;
+    res.once('drain', onResponseDrain);
     return false;
   }
 

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { get as httpGet, type IncomingMessage, type ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { WebSocket, WebSocketServer } from 'ws';
 import { waitFor } from '../harness/wait.js';
@@ -42,6 +42,19 @@ class Raw {
   destroy(): void {
     this.s.destroy();
   }
+}
+
+/** `size` bytes from xorshift32 seeded with `seed` (distinct content per seed, reproducible). */
+function seededBytes(seed: number, size: number): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  let x = seed * 2654435761 + 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
 }
 
 /** Complete responses in `text`, in order (a response without framing ends at the end of `text`). */
@@ -111,6 +124,14 @@ function backendHandler(seen: Seen[], release: { fn: (() => void) | undefined })
           return;
         case '/hang': // headers never come
           return;
+        case '/bytes': {
+          // /bytes?seed=N&size=S: S pseudo-random bytes of seed N, sized, in one write.
+          const q = new URLSearchParams((req.url ?? '').split('?')[1]);
+          const body = seededBytes(Number(q.get('seed')), Number(q.get('size')));
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+          res.end(body);
+          return;
+        }
         case '/stream': // headers and a first piece, then nothing
           res.writeHead(200, { 'content-type': 'text/plain' });
           res.write('first piece');
@@ -258,6 +279,40 @@ describe('fast path: plain HTTP/1.x requests', () => {
     assert.equal(as[0]!.body, 'slow');
     assert.equal(JSON.parse(as[1]!.body).url, '/pipelined-behind-slow');
     assert.match(a.text, FAST);
+  });
+
+  test('large bodies copied from the upstream read buffer arrive intact: clients that read late (their writes wait) among clients that read at once', async () => {
+    // Each 64 KiB read from a backend is copied into a recycled slot before it is written; a
+    // slot goes back as soon as the socket took the whole write. A write that waits for a slow
+    // client keeps its slot, while other connections' pieces go through slots meanwhile. Bodies
+    // of 10 MiB: loopback socket buffers take several MiB before a write has to wait. (Giving a
+    // slot back while its write waits corrupts bodies here; checked when this was written.)
+    const fetchBody = (seed: number, size: number, readAfterMs: number): Promise<Buffer> =>
+      new Promise((resolve, reject) => {
+        const req = httpGet({ port: p.port, host: '127.0.0.1', path: `/bytes?seed=${seed}&size=${size}`, agent: false }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (d: Buffer) => parts.push(d));
+          res.on('end', () => resolve(Buffer.concat(parts)));
+          res.on('error', reject);
+          if (readAfterMs > 0) {
+            res.pause();
+            setTimeout(() => res.resume(), readAfterMs);
+          }
+        });
+        req.on('error', reject);
+      });
+    const size = 10 * 1024 * 1024 + 12_345;
+    const jobs: Promise<void>[] = [];
+    for (let seed = 1; seed <= 8; seed++) {
+      const late = seed % 2 === 0;
+      jobs.push(
+        fetchBody(seed, size, late ? 500 : 0).then((got) => {
+          assert.equal(got.length, size, `seed ${seed}: length`);
+          assert.ok(got.equals(seededBytes(seed, size)), `seed ${seed} (${late ? 'late' : 'prompt'} reader): the body differs from what the backend sent`);
+        }),
+      );
+    }
+    await Promise.all(jobs);
   });
 
   test('HTTP/1.1: connection: keep-alive, keep-alive: timeout=N and a Date', async () => {

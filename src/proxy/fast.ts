@@ -17,6 +17,7 @@ import { hasLineBreak, headEnd, scanFields } from './fields.js';
 import type { ProxyResponse } from './handler.js';
 import { DeadlineSweeper, type Expiring } from './deadlines.js';
 import { pushCopy, readInto } from './reads.js';
+import { atTurnEnd, type TurnWriter } from './turnwrites.js';
 
 /** What the fast path needs from its entrypoint. */
 export interface FastPathOptions {
@@ -148,7 +149,7 @@ type Listener = (this: FastResponse) => void;
  * One client connection on the fast path: reads request heads and serves them one at a time
  * (pipelined requests wait in the buffer), until it hands the connection over or it closes.
  */
-class FastConn implements Expiring {
+class FastConn implements Expiring, TurnWriter {
   private buf: Buffer | undefined;
   private res: FastResponse | undefined;
   private gone = false;
@@ -158,6 +159,8 @@ class FastConn implements Expiring {
   private handedOver = false;
   private readonly onData = (d: Buffer) => this.data(d, false);
 
+  /** Complete responses written at the end of the event-loop turn (flushTurn); every other write of the socket goes after them. */
+  private turnOut: Buffer | undefined;
   /** Runs while a partial head waits for its rest (see next). */
   private headTimer: NodeJS.Timeout | undefined;
   /** Requests served on this connection (before the first, a quiet client is Node's server's to time out). */
@@ -252,6 +255,22 @@ class FastConn implements Expiring {
     if (this.buf !== undefined) this.next();
   }
 
+  /** Holds a complete response for the end of the turn (src/proxy/turnwrites.ts). */
+  holdForTurn(b: Buffer): void {
+    if (this.turnOut === undefined) {
+      this.turnOut = b;
+      atTurnEnd(this);
+    } else this.turnOut = Buffer.concat([this.turnOut, b]);
+  }
+
+  /** Writes the held responses; called at the end of the turn and before any other write or close. */
+  flushTurn(): void {
+    const b = this.turnOut;
+    if (b === undefined) return;
+    this.turnOut = undefined;
+    if (!this.socket.destroyed) this.socket.write(b);
+  }
+
   closeIfIdle(): void {
     if (this.res === undefined) this.shut();
   }
@@ -264,6 +283,7 @@ class FastConn implements Expiring {
    * connection, which can discard the response before the client has it.
    */
   private shut(): void {
+    this.flushTurn();
     this.gone = true;
     this.buf = undefined;
     const s = this.socket;
@@ -301,6 +321,7 @@ class FastConn implements Expiring {
       this.headTimer = undefined;
     }
     if (this.gone) return;
+    this.flushTurn();
     const s = this.socket;
     s.off('data', this.onData);
     this.limitMs = 0;
@@ -524,8 +545,15 @@ class FastResponse implements ProxyResponse {
       const b = Buffer.allocUnsafe(hl + body.length);
       b.write(head, 0, hl, 'latin1');
       body.copy(b, hl);
+      // A whole response on a connection that stays open goes out with the rest of this turn's.
+      if (last && this.shouldKeepAlive) {
+        this.conn.holdForTurn(b);
+        return true;
+      }
+      this.conn.flushTurn();
       return s.write(b);
     }
+    this.conn.flushTurn();
     const parts: Buffer[] = [];
     if (head !== undefined) {
       parts.push(Buffer.from(head, 'latin1'));

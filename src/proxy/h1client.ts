@@ -17,6 +17,7 @@ import { isPassableRequestTrailer } from './headers.js';
 import { ResponseParser, type ResponseSink } from './h1parse.js';
 import { DeadlineSweeper, type Expiring } from './deadlines.js';
 import { UPSTREAM_READ_BUF } from './reads.js';
+import { atTurnEnd, type TurnWriter } from './turnwrites.js';
 
 /** The part of undici's DispatchHandler the proxy implements, with string raw headers. */
 export interface H1Handler {
@@ -162,7 +163,7 @@ export function lastChunk(trailers: readonly string[] | undefined): string {
 }
 
 /** One connection: the response sink of its parser and the abort/resume target of its handler. */
-class Conn implements ResponseSink, Expiring {
+class Conn implements ResponseSink, Expiring, TurnWriter {
   dead = false;
   private readonly socket: Socket;
   private readonly parser: ResponseParser;
@@ -189,6 +190,8 @@ class Conn implements ResponseSink, Expiring {
    */
   private limitMs = 0;
   private deadline = 0;
+  /** A bodiless request, written at the end of the event-loop turn (flushTurn). */
+  private turnHead: string | undefined;
   /** Stops streaming the request body (listeners off). */
   private stopBody: (() => void) | undefined;
   private readonly abortFn: (err?: Error) => void;
@@ -247,6 +250,13 @@ class Conn implements ResponseSink, Expiring {
 
   park(): void {
     this.arm(this.keepAliveMs);
+  }
+
+  flushTurn(): void {
+    const head = this.turnHead;
+    if (head === undefined) return;
+    this.turnHead = undefined;
+    if (!this.dead) this.socket.write(head, 'latin1');
   }
 
   destroy(): void {
@@ -334,11 +344,14 @@ class Conn implements ResponseSink, Expiring {
     const chunked = body !== null && !sized;
     // The head's end goes into the same join (appending it afterwards made a second string).
     parts[k] = chunked ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n';
-    s.write(parts.join(''), 'latin1');
     if (body === null) {
+      // The whole request: written with the rest of this turn's (src/proxy/turnwrites.ts).
+      this.turnHead = parts.join('');
+      atTurnEnd(this);
       this.reqSent = true;
       return;
     }
+    s.write(parts.join(''), 'latin1');
     const onData = (d: Buffer) => {
       if (d.length === 0) return;
       let ok: boolean;

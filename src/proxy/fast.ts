@@ -498,8 +498,8 @@ class FastResponse implements ProxyResponse {
    * ProxyResponse.writeView: the bytes are copied before they are written. A large piece goes into
    * a recycled slot (see takeSlot), which comes back at once when the socket took the whole write,
    * as it usually does; a write the kernel did not take at once keeps its slot until it is done.
-   * Fresh 64 KiB copies per piece had made large responses cost V8 a full collection every few
-   * hundred milliseconds (external memory) and about half of their CPU.
+   * A fresh 64 KiB copy per piece drove V8's external-memory-pressure collections and concurrent
+   * marking: about half the CPU of a 64 KiB response.
    */
   writeView(view: Buffer, last: boolean): boolean {
     const n = view.length;

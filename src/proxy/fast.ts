@@ -15,6 +15,8 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { hasLineBreak, headEnd, scanFields } from './fields.js';
 import type { ProxyResponse } from './handler.js';
+import type { ResponseHead } from './h1parse.js';
+import { FIELD_CONTENT_LENGTH, FIELD_DATE, FIELD_PLAIN, downstreamResponseHeaders } from './headers.js';
 import { DeadlineSweeper, type Expiring } from './deadlines.js';
 import { pushCopy, readInto } from './reads.js';
 import { atTurnEnd, type TurnWriter } from './turnwrites.js';
@@ -117,17 +119,31 @@ function httpDate(): string {
   return dateCache;
 }
 
+let dateLineCache = Buffer.alloc(0);
+let dateLineOf = '';
+/** `date: <httpDate()>\r\n` as bytes, rebuilt when httpDate() changes. */
+function dateLine(): Buffer {
+  const d = httpDate();
+  if (d !== dateLineOf) {
+    dateLineOf = d;
+    dateLineCache = Buffer.from(`date: ${d}\r\n`, 'latin1');
+  }
+  return dateLineCache;
+}
+
 /** Accepts connections for the fast path. */
 export class FastPath {
   readonly conns = new Set<FastConn>();
-  /** The end of a keep-alive response head (the same for every response). */
+  /** The end of a keep-alive response head (the same for every response), as a string and as bytes. */
   readonly keepAliveLines: string;
+  readonly keepAliveTail: Buffer;
   /** How long a new connection may stay silent before Node's server takes it (and its timeouts). */
   readonly firstWaitMs: number;
   /** The connections' idle deadlines (see FastConn.arm). */
   readonly deadlines: DeadlineSweeper;
   constructor(readonly o: FastPathOptions) {
     this.keepAliveLines = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(o.keepAliveMs / 1000)}\r\n\r\n`;
+    this.keepAliveTail = Buffer.from(this.keepAliveLines, 'latin1');
     this.firstWaitMs = Math.min(1_000, o.headersMs / 2);
     this.deadlines = new DeadlineSweeper(this.conns, [o.keepAliveMs, this.firstWaitMs]);
   }
@@ -366,7 +382,10 @@ class FastResponse implements ProxyResponse {
   shouldKeepAlive: boolean;
   headersSent = false;
   statusCode = 200;
-  private head: string | undefined;
+  /** The head, until it goes out with the first body bytes: `headLen` bytes, then `room` bytes kept for the body (see writeHeadRaw). */
+  private head: Buffer | undefined;
+  private headLen = 0;
+  private room = 0;
   private chunked = false;
   private bodyless: boolean;
   private readonly http10: boolean;
@@ -427,24 +446,94 @@ class FastResponse implements ProxyResponse {
     if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) seen |= this.field(h, headers[i]!, headers[i + 1]!);
     else if (headers !== undefined) seen |= this.fields(h, headers);
     if (this.pending !== undefined) seen |= this.fields(h, this.pending);
-    const sized = (seen & SIZED) !== 0;
-    const date = (seen & DATED) !== 0;
+    this.frame(status, (seen & SIZED) !== 0);
+    if (this.chunked) h.push('transfer-encoding: chunked\r\n');
+    if ((seen & DATED) === 0) h.push('date: ', httpDate(), '\r\n');
+    h.push(this.shouldKeepAlive ? this.conn.fp.keepAliveLines : 'connection: close\r\n\r\n');
+    const head = Buffer.from(h.join(''), 'latin1');
+    this.head = head;
+    this.headLen = head.length;
+    this.room = 0;
+    this.headersSent = true;
+    return this;
+  }
+
+  /**
+   * ProxyResponse.writeHeadRaw: the status line and the fields that are passed on are copied from
+   * the backend's bytes in runs (usually one: all but the Connection line at the end), then the
+   * framing and connection lines. When the head gave a small length, the buffer has room for the
+   * body after the head: head and body then go out as one buffer allocated once.
+   */
+  writeHeadRaw(h: ResponseHead): void {
+    if (this.headersSent) throw new Error('headers already sent');
+    if (this.pending !== undefined) {
+      this.writeHead(h.status, h.reason, downstreamResponseHeaders(h.fields(), []));
+      return;
+    }
+    const status = h.status;
+    this.statusCode = status;
+    const src = h.buf;
+    const a = h.ranges.at;
+    const count = h.ranges.count;
+    const kinds = h.kinds;
+    // The status line from its version on ("HTTP/1.1" is written when the backend spoke 1.0).
+    let runStart = h.minor === 1 ? h.start : h.start + 8;
+    let size = h.minor === 1 ? 0 : 8;
+    let runs = 0;
+    let sized = false;
+    let dated = false;
+    for (let i = 0; i < count; i++) {
+      const kind = kinds[i]!;
+      if (kind === FIELD_PLAIN) continue;
+      if (kind === FIELD_CONTENT_LENGTH) sized = true;
+      else if (kind === FIELD_DATE) dated = true;
+      else {
+        // Not passed on: the run before this line ends here.
+        const lineStart = a[4 * i]!;
+        if (lineStart > runStart) {
+          RUNS[runs++] = runStart;
+          RUNS[runs++] = lineStart;
+          size += lineStart - runStart;
+        }
+        runStart = i + 1 < count ? a[4 * (i + 1)]! : h.end;
+      }
+    }
+    if (h.end > runStart) {
+      RUNS[runs++] = runStart;
+      RUNS[runs++] = h.end;
+      size += h.end - runStart;
+    }
+    this.frame(status, sized);
+    if (this.chunked) size += CHUNKED_LINE.length;
+    const date = dated ? undefined : dateLine();
+    if (date !== undefined) size += date.length;
+    const tail = this.shouldKeepAlive ? this.conn.fp.keepAliveTail : CLOSE_LINES;
+    size += tail.length;
+    const length = h.length;
+    const room = !this.chunked && !this.bodyless && length > 0 && length < COPY_LIMIT ? length : 0;
+    const b = Buffer.allocUnsafe(size + room);
+    let at = 0;
+    if (h.minor !== 1) at += HTTP11.copy(b, 0);
+    for (let r = 0; r < runs; r += 2) at += src.copy(b, at, RUNS[r]!, RUNS[r + 1]!);
+    if (this.chunked) at += CHUNKED_LINE.copy(b, at);
+    if (date !== undefined) at += date.copy(b, at);
+    tail.copy(b, at);
+    this.head = b;
+    this.headLen = size;
+    this.room = room;
+    this.headersSent = true;
+  }
+
+  /** Framing from the status and whether the fields gave a length (the same for writeHead and writeHeadRaw). */
+  private frame(status: number, sized: boolean): void {
     if (status === 204 || status === 304 || status < 200) this.bodyless = true;
     else if (!sized && !this.bodyless) {
       // HTTP/1.0 has no chunked coding: an unsized body ends when the connection does.
       if (this.http10) this.shouldKeepAlive = false;
-      else {
-        this.chunked = true;
-        h.push('transfer-encoding: chunked\r\n');
-      }
+      else this.chunked = true;
     }
     // A stop that began while this request was in flight: tell the client not to reuse the connection.
     if (this.shouldKeepAlive && this.conn.fp.o.stopping()) this.shouldKeepAlive = false;
-    if (!date) h.push('date: ', httpDate(), '\r\n');
-    h.push(this.shouldKeepAlive ? this.conn.fp.keepAliveLines : 'connection: close\r\n\r\n');
-    this.head = h.join('');
-    this.headersSent = true;
-    return this;
   }
 
   private fields(h: string[], headers: Record<string, string | number | string[]>): number {
@@ -503,6 +592,12 @@ class FastResponse implements ProxyResponse {
    */
   writeView(view: Buffer, last: boolean): boolean {
     const n = view.length;
+    if (n < COPY_LIMIT && this.head !== undefined && !this.chunked && !this.bodyless) {
+      // out() joins a small piece with the head (in the head's room or a new buffer): the view is not kept.
+      if (!last) return this.write(view);
+      this.end(view);
+      return true;
+    }
     if (n < COPY_LIMIT || n > SLOT_BYTES) {
       const copy = Buffer.from(view);
       if (!last) return this.write(copy);
@@ -538,13 +633,18 @@ class FastResponse implements ProxyResponse {
     const s = this.conn.socket;
     const head = this.head;
     if (head !== undefined && !this.chunked && body !== undefined && body.length < COPY_LIMIT && !this.bodyless) {
-      // The usual small sized response: head and body in one buffer, one copy each.
+      // The usual small sized response: head and body in one buffer, the head's own when it kept
+      // room for exactly this body.
       this.head = undefined;
       if (s.destroyed) return false;
-      const hl = head.length;
-      const b = Buffer.allocUnsafe(hl + body.length);
-      b.write(head, 0, hl, 'latin1');
-      body.copy(b, hl);
+      const hl = this.headLen;
+      let b = head;
+      if (this.room === body.length) body.copy(b, hl);
+      else {
+        b = Buffer.allocUnsafe(hl + body.length);
+        head.copy(b, 0, 0, hl);
+        body.copy(b, hl);
+      }
       // A whole response on a connection that stays open goes out with the rest of this turn's.
       if (last && this.shouldKeepAlive) {
         this.conn.holdForTurn(b);
@@ -556,7 +656,7 @@ class FastResponse implements ProxyResponse {
     this.conn.flushTurn();
     const parts: Buffer[] = [];
     if (head !== undefined) {
-      parts.push(Buffer.from(head, 'latin1'));
+      parts.push(this.room === 0 ? head : head.subarray(0, this.headLen));
       this.head = undefined;
     }
     if (body !== undefined && body.length > 0 && !this.bodyless) {
@@ -590,6 +690,11 @@ class FastResponse implements ProxyResponse {
 }
 
 const CRLF = Buffer.from('\r\n', 'latin1');
+const HTTP11 = Buffer.from('HTTP/1.1', 'latin1');
+const CHUNKED_LINE = Buffer.from('transfer-encoding: chunked\r\n', 'latin1');
+const CLOSE_LINES = Buffer.from('connection: close\r\n\r\n', 'latin1');
+/** Runs of a backend's head that writeHeadRaw copies: [start, end, start, end, ...] (reused; a head holds at most one field per 4 bytes). */
+const RUNS = new Int32Array(2 + 16 * 1024 / 2);
 /** What FastResponse.field saw among the fields it wrote. */
 const SIZED = 1;
 const DATED = 2;

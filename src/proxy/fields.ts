@@ -95,3 +95,60 @@ export function headEnd(buf: Uint8Array, from: number): number {
   }
   return -1;
 }
+
+/**
+ * Where the fields of a head are, as offsets into the bytes they were scanned from: four numbers
+ * per field (name start, name end, value start, value end; the value without the spaces and tabs
+ * around it). One instance is reused from head to head, so it holds numbers, not strings: a
+ * field a proxy passes on unchanged is copied as bytes and never becomes a string.
+ */
+export class FieldRanges {
+  at = new Int32Array(64);
+  count = 0;
+
+  reset(): void {
+    this.count = 0;
+  }
+
+  add(nameStart: number, nameEnd: number, valueStart: number, valueEnd: number): void {
+    let k = this.count * 4;
+    if (k + 4 > this.at.length) {
+      const grown = new Int32Array(this.at.length * 2);
+      grown.set(this.at);
+      this.at = grown;
+    }
+    const a = this.at;
+    a[k++] = nameStart;
+    a[k++] = nameEnd;
+    a[k++] = valueStart;
+    a[k] = valueEnd;
+    this.count++;
+  }
+}
+
+/**
+ * scanFields over bytes: records the lines from `from` to `end` (the bytes before `end` are a
+ * CRLF) in `out`. Returns `end` when every line was read, else where the first line that is not a
+ * valid field starts. The same grammar as scanFields, byte for character (latin1).
+ */
+export function scanFieldBytes(buf: Uint8Array, from: number, end: number, out: FieldRanges): number {
+  let at = from;
+  while (at < end) {
+    let i = at;
+    let c = buf[i]!;
+    while (c < 128 && TCHAR[c] !== 0 && i < end) c = buf[++i]!;
+    if (i === at || i >= end || c !== 58) return at; // ':'
+    const nameEnd = i;
+    c = buf[++i]!;
+    while ((c === 32 || c === 9) && i < end) c = buf[++i]!;
+    const vs = i;
+    while (((c >= 32 && c !== 127) || c === 9) && i < end) c = buf[++i]!;
+    if (i + 1 >= end || c !== 13 || buf[i + 1] !== 10) return at;
+    let e = i;
+    c = buf[e - 1]!;
+    while (e > vs && (c === 32 || c === 9)) c = buf[--e - 1]!;
+    out.add(at, nameEnd, vs, e);
+    at = i + 2;
+  }
+  return at;
+}

@@ -1,9 +1,10 @@
 /**
  * gangplank's HTTP/1.1 client to plain-HTTP backends: keep-alive connections per endpoint, one
  * request at a time per connection, the response parsed by src/proxy/h1parse.ts and handed to
- * the same handler interface the proxy gives undici (onConnect/onHeaders/onComplete/onError;
- * body bytes as views of the read buffer, onDataView, where undici hands over owned chunks), so
- * the proxy's exchange code barely cares which client carries a request.
+ * a handler interface shaped like the one the proxy gives undici (onConnect/onComplete/onError
+ * alike; the head as the parser's ResponseHead, onHead, and body bytes as views of the read
+ * buffer, onDataView, where undici hands over strings and owned chunks: what the fast path
+ * passes on unchanged is then copied as bytes, never made into strings).
  *
  * Why not undici here: on the proxy's hot path undici was the largest cost after the kernel
  * (its wasm parser, its request queue and its generic dispatcher machinery), and a proxy needs
@@ -14,7 +15,7 @@ import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { hasLineBreak } from './fields.js';
 import { isPassableRequestTrailer } from './headers.js';
-import { ResponseParser, type ResponseSink } from './h1parse.js';
+import { ResponseParser, type ResponseHead, type ResponseSink } from './h1parse.js';
 import { DeadlineSweeper, type Expiring } from './deadlines.js';
 import { UPSTREAM_READ_BUF } from './reads.js';
 import { atTurnEnd, type TurnWriter } from './turnwrites.js';
@@ -22,16 +23,16 @@ import { atTurnEnd, type TurnWriter } from './turnwrites.js';
 /** The part of undici's DispatchHandler the proxy implements, with string raw headers. */
 export interface H1Handler {
   /**
-   * `abort` (and the `resume` given to onHeaders) belong to the connection, not to one exchange:
+   * `abort` (and the `resume` given to onHead) belong to the connection, not to one exchange:
    * call them only until onComplete/onError, or they may act on the connection's next exchange.
    */
   onConnect(abort: (err?: Error) => void): void;
   /**
-   * Only final (>= 200) heads. false pauses reading after the current socket buffer, whose body
-   * bytes still arrive. `length`: the body's length when the head gave one, else -1 (see
-   * ResponseSink.onHead); undici does not pass it.
+   * Only final (>= 200) heads; `head` and its bytes are valid only during this call (see
+   * ResponseHead). false pauses reading after the current socket buffer, whose body bytes still
+   * arrive.
    */
-  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void, statusText: string, length?: number): boolean;
+  onHead(head: ResponseHead, resume: () => void): boolean;
   /**
    * Body bytes as a view of the connection's read buffer, valid only until this returns (the
    * next read overwrites it): whatever keeps them copies them. false pauses reading.
@@ -424,15 +425,16 @@ class Conn implements ResponseSink, Expiring, TurnWriter {
 
   // --- ResponseSink (called from parser.execute) ---
 
-  onHead(status: number, reason: string, headers: string[], keepAlive: boolean, keepAliveMs: number, length: number): void {
+  onHead(head: ResponseHead): void {
     this.headDone = true;
-    this.keepAlive = keepAlive;
-    if (keepAliveMs > 0) this.keepAliveMs = Math.max(500, Math.min(this.pool.o.keepAliveMs, keepAliveMs - 1000));
+    this.keepAlive = head.keepAlive;
+    const ms = head.keepAliveMs;
+    if (ms > 0) this.keepAliveMs = Math.max(500, Math.min(this.pool.o.keepAliveMs, ms - 1000));
     // The body idle deadline is armed after this buffer, and only if the body goes on beyond it:
     // a small response (head and body in one read) then costs no timer change here.
     const h = this.handler;
     // false asks for a pause; body bytes already in this buffer are still delivered.
-    if (h !== undefined && !h.onHeaders(status, headers, this.resumeFn, reason, length)) this.paused = true;
+    if (h !== undefined && !h.onHead(head, this.resumeFn)) this.paused = true;
   }
 
   onBody(chunk: Buffer): boolean {

@@ -8,16 +8,83 @@
  * It calls its sink synchronously from `execute` and allocates only what the sink receives:
  * the head is decoded once as latin1, body bytes are sub-views of the input.
  */
-import { headEnd, isToken, scanFields } from './fields.js';
+import { FieldRanges, headEnd, isToken, scanFieldBytes, scanFields } from './fields.js';
+import {
+  FIELD_CONNECTION,
+  FIELD_CONTENT_LENGTH,
+  FIELD_DROPPED,
+  FIELD_KEEP_ALIVE,
+  FIELD_TRANSFER_ENCODING,
+  bytesEqualLower,
+  connectionTokens,
+  responseFieldKind,
+} from './headers.js';
+
+/**
+ * A final (>= 200) response head as the parser read it: numbers and offsets into the bytes it
+ * came in, which are valid only during ResponseSink.onHead (one instance per parser, reused).
+ * Whoever passes the head on either copies its bytes (src/proxy/fast.ts) or asks for strings
+ * (fields, reason).
+ */
+export class ResponseHead {
+  status = 0;
+  /** HTTP/1.x of the status line. */
+  minor = 1;
+  /** The connection may carry another request after this response. */
+  keepAlive = true;
+  /** The backend's Keep-Alive timeout, 0 when it gave none. */
+  keepAliveMs = 0;
+  /** The body's length when the head gave one and a body follows, else -1 (chunked, until close, HEAD, 204, 304). */
+  length = -1;
+  /** The Connection field names other fields, which are then not to be passed on (see connectionTokens). */
+  namesOthers = false;
+  /** The head's bytes: the status line from `start`, the fields from `fieldsStart`; `end` is after the last field's CRLF. */
+  buf: Buffer = EMPTY;
+  start = 0;
+  fieldsStart = 0;
+  end = 0;
+  /** Where each field is (FieldRanges), and its FIELD_* kind (src/proxy/headers.ts) by field number. */
+  readonly ranges = new FieldRanges();
+  kinds = new Uint8Array(32);
+  private reasonStart = 0;
+  private reasonEnd = 0;
+
+  /** The reason phrase (may be empty). */
+  get reason(): string {
+    return this.reasonEnd === this.reasonStart ? '' : this.buf.toString('latin1', this.reasonStart, this.reasonEnd);
+  }
+
+  /** The fields as sent, flat [name, value, ...], but for a Content-Length that Transfer-Encoding overrides. */
+  fields(): string[] {
+    const out: string[] = [];
+    const a = this.ranges.at;
+    const buf = this.buf;
+    for (let i = 0; i < this.ranges.count; i++) {
+      if (this.kinds[i] === FIELD_DROPPED) continue;
+      const k = 4 * i;
+      out.push(buf.toString('latin1', a[k]!, a[k + 1]!), buf.toString('latin1', a[k + 2]!, a[k + 3]!));
+    }
+    return out;
+  }
+
+  /** The value of field `i` as a string. */
+  value(i: number): string {
+    const k = 4 * i;
+    return this.buf.toString('latin1', this.ranges.at[k + 2]!, this.ranges.at[k + 3]!);
+  }
+
+  setReason(start: number, end: number): void {
+    this.reasonStart = start;
+    this.reasonEnd = end;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /** Where parsed pieces go. `onBody` returning false asks the caller to pause its input. */
 export interface ResponseSink {
-  /**
-   * A final (>= 200) response head. `headers` is flat [name, value, ...] as sent (but for a
-   * Content-Length that Transfer-Encoding overrides). `length`: the body's length when the head
-   * gave one and a body follows, else -1 (chunked, until close, HEAD).
-   */
-  onHead(status: number, reason: string, headers: string[], keepAlive: boolean, keepAliveMs: number, length: number): void;
+  /** A final (>= 200) response head; `head` and its bytes are valid only during this call. */
+  onHead(head: ResponseHead): void;
   onBody(chunk: Buffer): boolean;
   /** The response is complete; `trailers` flat as above, or null. */
   onEnd(trailers: string[] | null): void;
@@ -46,17 +113,26 @@ const enum State {
   Done,
 }
 
-/** The value of a string of 1 to 15 decimal digits, else -1. */
-function digits(v: string): number {
-  if (v.length === 0 || v.length > 15) return -1;
+/** The value of the bytes from `start` to `end` when they are 1 to 15 decimal digits, else -1. */
+function digits(buf: Uint8Array, start: number, end: number): number {
+  if (end === start || end - start > 15) return -1;
   let n = 0;
-  for (let i = 0; i < v.length; i++) {
-    const d = v.charCodeAt(i) - 48;
+  for (let i = start; i < end; i++) {
+    const d = buf[i]! - 48;
     if (d < 0 || d > 9) return -1;
     n = n * 10 + d;
   }
   return n;
 }
+
+/** Bytes a status line starts with (then the minor version digit). */
+const HTTP_1 = Buffer.from('HTTP/1.', 'latin1');
+
+function startsWithHttp1(buf: Uint8Array, at: number): boolean {
+  for (let i = 0; i < HTTP_1.length; i++) if (buf[at + i] !== HTTP_1[i]) return false;
+  return true;
+}
+const KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
 
 /** A header value may hold visible characters, spaces and tabs, and obs-text; no CR, LF or NUL. */
 function badValue(v: string): boolean {
@@ -74,6 +150,7 @@ export class ResponseParser {
   private remaining = 0;
   private noBody = false;
   private trailers: string[] | null = null;
+  private readonly resHead = new ResponseHead();
 
   constructor(private readonly sink: ResponseSink) {}
 
@@ -210,32 +287,37 @@ export class ResponseParser {
     }
     if (end + 2 - start > MAX_HEAD_BYTES) throw new ResponseParseError(`backend response head is larger than ${MAX_HEAD_BYTES} bytes`);
     this.pending = undefined;
-    const text = buf.toString('latin1', start, end);
     const consumed = end + 2 - start - carried; // bytes of `data` after `at`
-    if (this.state === State.Head) this.head(text);
-    else this.trailerBlock(text);
+    if (this.state === State.Head) this.head(buf, start, end);
+    else this.trailerBlock(buf.toString('latin1', start, end));
     return at + consumed;
   }
 
-  private head(text: string): void {
-    const eol = text.indexOf('\r\n');
-    const line = text.slice(0, eol);
+  /** The head in `buf` from `start` to `end` (after the last field's CRLF, before the empty line). */
+  private head(buf: Buffer, start: number, end: number): void {
+    let eol = start;
+    while (eol < end && buf[eol] !== 13) eol++;
+    const n = eol - start;
     // HTTP/1.x SP 3DIGIT SP reason (the reason may be empty, the space before it too).
-    if (line.length < 12 || !line.startsWith('HTTP/1.') || line.charCodeAt(8) !== 32 || (line.length > 12 && line.charCodeAt(12) !== 32)) {
-      throw new ResponseParseError(`backend response has an invalid status line: ${JSON.stringify(line.slice(0, 64))}`);
+    if (eol + 1 >= end || buf[eol + 1] !== 10 || n < 12 || !startsWithHttp1(buf, start) || buf[start + 8] !== 32 || (n > 12 && buf[start + 12] !== 32)) {
+      throw this.badStatusLine(buf, start, end);
     }
-    const minor = line.charCodeAt(7) - 48;
-    const d0 = line.charCodeAt(9) - 48;
-    const d1 = line.charCodeAt(10) - 48;
-    const d2 = line.charCodeAt(11) - 48;
+    const minor = buf[start + 7]! - 48;
+    const d0 = buf[start + 9]! - 48;
+    const d1 = buf[start + 10]! - 48;
+    const d2 = buf[start + 11]! - 48;
     const status = d0 * 100 + d1 * 10 + d2;
-    if ((minor !== 0 && minor !== 1) || d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) {
-      throw new ResponseParseError(`backend response has an invalid status line: ${JSON.stringify(line.slice(0, 64))}`);
-    }
-    const reason = line.length > 13 ? line.slice(13) : '';
+    if ((minor !== 0 && minor !== 1) || d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) throw this.badStatusLine(buf, start, end);
     // The reason reaches clients (and node refuses controls in it): no NUL, bare CR or LF.
-    if (badValue(reason)) throw new ResponseParseError(`backend response has an invalid status line: ${JSON.stringify(line.slice(0, 64))}`);
-    const headers = parseFields(text, eol + 2);
+    for (let i = start + 13; i < eol; i++) {
+      const c = buf[i]!;
+      if ((c < 32 && c !== 9) || c === 127) throw this.badStatusLine(buf, start, end);
+    }
+    const h = this.resHead;
+    const ranges = h.ranges;
+    ranges.reset();
+    const stop = scanFieldBytes(buf, eol + 2, end, ranges);
+    if (stop < end) throw new ResponseParseError(fieldError(buf.toString('latin1', stop, end), 0));
     if (status < 200) {
       // Interim responses (100 Continue, 103 Early Hints) are not forwarded; the final one follows.
       // 101 would switch protocols, which this client never asks for.
@@ -243,23 +325,35 @@ export class ResponseParser {
       this.state = State.Head;
       return;
     }
+    h.buf = buf;
+    h.start = start;
+    h.fieldsStart = eol + 2;
+    h.end = end;
+    h.status = status;
+    h.minor = minor;
+    h.setReason(n > 13 ? start + 13 : eol, eol);
+    h.namesOthers = false;
+    const count = ranges.count;
+    if (h.kinds.length < count) h.kinds = new Uint8Array(2 * count);
+    const kinds = h.kinds;
+    const a = ranges.at;
     let length = -1;
     let chunked = false;
     let keepAlive = minor === 1;
     let keepAliveMs = 0;
-    for (let i = 0; i < headers.length; i += 2) {
-      const n = headers[i]!;
-      if (n.length !== 14 && n.length !== 17 && n.length !== 10) continue;
-      const lower = n.toLowerCase();
-      const v = headers[i + 1]!;
-      if (lower === 'content-length') {
-        const plain = digits(v);
+    for (let i = 0; i < count; i++) {
+      const k = 4 * i;
+      const kind = responseFieldKind(buf, a[k]!, a[k + 1]!);
+      kinds[i] = kind;
+      if (kind === FIELD_CONTENT_LENGTH) {
+        const plain = digits(buf, a[k + 2]!, a[k + 3]!);
         if (plain >= 0) {
           if (length !== -1 && plain !== length) throw new ResponseParseError('backend response has conflicting Content-Length values');
           length = plain;
           continue;
         }
         // A list of equal values (RFC 9110 8.6) is one length; anything else is refused.
+        const v = h.value(i);
         for (const part of v.split(',')) {
           const p = part.trim();
           if (!/^\d{1,15}$/.test(p)) throw new ResponseParseError(`backend response has an invalid Content-Length: ${JSON.stringify(v.slice(0, 64))}`);
@@ -267,7 +361,8 @@ export class ResponseParser {
           if (length !== -1 && len !== length) throw new ResponseParseError('backend response has conflicting Content-Length values');
           length = len;
         }
-      } else if (lower === 'transfer-encoding') {
+      } else if (kind === FIELD_TRANSFER_ENCODING) {
+        const v = h.value(i);
         const codings = v.toLowerCase().split(',').map((s) => s.trim()).filter((s) => s !== '');
         if (codings.at(-1) !== 'chunked' || codings.indexOf('chunked') !== codings.length - 1) {
           // Without a final chunked the body would run until close; we refuse to guess.
@@ -277,12 +372,18 @@ export class ResponseParser {
         // A second field would make the coding list "chunked, chunked": chunked applied twice.
         if (chunked) throw new ResponseParseError('backend response has more than one Transfer-Encoding: chunked');
         chunked = true;
-      } else if (lower === 'connection') {
-        const t = v.toLowerCase();
+      } else if (kind === FIELD_CONNECTION) {
+        // The usual value, without making it a string.
+        if (bytesEqualLower(buf, a[k + 2]!, a[k + 3]!, KEEP_ALIVE)) {
+          keepAlive = true;
+          continue;
+        }
+        const t = h.value(i).toLowerCase();
         if (t.includes('close')) keepAlive = false;
         else if (t.includes('keep-alive')) keepAlive = true;
-      } else if (lower === 'keep-alive') {
-        const m = /(?:^|[\s,])timeout=(\d+)/i.exec(v);
+        if (connectionTokens(t) !== undefined) h.namesOthers = true;
+      } else if (kind === FIELD_KEEP_ALIVE) {
+        const m = /(?:^|[\s,])timeout=(\d+)/i.exec(h.value(i));
         if (m) keepAliveMs = Number(m[1]) * 1000;
       }
     }
@@ -290,11 +391,10 @@ export class ResponseParser {
     // Content-Length then: with the decoded body it would frame the client's response wrongly,
     // and the client would take the next response's bytes as this one's body. The pair smells of
     // smuggling, so the connection is not reused afterwards either.
-    let out = headers;
     if (chunked && length !== -1) {
       length = -1;
       keepAlive = false;
-      out = withoutField(headers, 'content-length');
+      for (let i = 0; i < count; i++) if (kinds[i] === FIELD_CONTENT_LENGTH) kinds[i] = FIELD_DROPPED;
     }
     const bodiless = this.noBody || status === 204 || status === 304;
     if (bodiless) this.state = State.Done;
@@ -308,8 +408,21 @@ export class ResponseParser {
       this.state = State.UntilClose;
       keepAlive = false;
     }
-    this.sink.onHead(status, reason, out, keepAlive, keepAliveMs, bodiless ? -1 : length);
+    h.keepAlive = keepAlive;
+    h.keepAliveMs = keepAliveMs;
+    h.length = bodiless ? -1 : length;
+    try {
+      this.sink.onHead(h);
+    } finally {
+      h.buf = EMPTY; // the bytes are the caller's to reuse
+    }
     if (this.state === State.Done) this.sink.onEnd(null);
+  }
+
+  private badStatusLine(buf: Buffer, start: number, end: number): ResponseParseError {
+    const text = buf.toString('latin1', start, end);
+    const eol = text.indexOf('\r\n');
+    return new ResponseParseError(`backend response has an invalid status line: ${JSON.stringify(text.slice(0, eol < 0 ? 64 : Math.min(eol, 64)))}`);
   }
 
   /** One chunk-size line (hex size, optional extensions, CRLF); returns the index after it, or -1. */
@@ -365,13 +478,6 @@ export class ResponseParser {
     this.state = State.Done;
     this.sink.onEnd(this.trailers);
   }
-}
-
-/** `headers` (flat) without the fields named `lower` (lower-case). */
-function withoutField(headers: string[], lower: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() !== lower) out.push(headers[i]!, headers[i + 1]!);
-  return out;
 }
 
 /** `name: value` lines from `from` to the end of `text` (which ends with CRLF); flat list. */

@@ -27,6 +27,7 @@ import { normalizeHost, parseTarget } from './normalize.js';
 import { H2Exchange } from './h2exchange.js';
 import type { H2Request } from './h2/stream.js';
 import type { H1Handler, H1Pool, H1Request } from './h1client.js';
+import type { ResponseHead } from './h1parse.js';
 import type { UpstreamPools } from './upstream.js';
 
 export interface HandlerOptions {
@@ -71,6 +72,12 @@ export interface ProxyResponse {
    * this returns: the response copies what it keeps. Optional: without it the caller copies.
    */
   writeView?(view: Buffer, last: boolean): boolean;
+  /**
+   * writeHead from the backend's head as gangplank's HTTP/1.1 client read it (status, reason and
+   * fields, less the hop-by-hop ones), copying the bytes of the fields it passes on. Optional:
+   * without it the caller passes strings (writeHead).
+   */
+  writeHeadRaw?(head: ResponseHead): void;
   addTrailers(trailers: [string, string][] | Record<string, string>): void;
   destroy(err?: Error): unknown;
   on(event: 'close' | 'drain', listener: (this: ProxyResponse) => void): unknown;
@@ -504,6 +511,22 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
     // HTTP/2 has no reason phrase.
     if (this.req.httpVersionMajor === 1) this.res.writeHead(statusCode, statusText, out);
     else this.res.writeHead(statusCode, out);
+    this.responded = true;
+    return true;
+  }
+
+  /** The head from gangplank's HTTP/1.1 client (H1Handler). */
+  onHead(head: ResponseHead, resume: () => void): boolean {
+    const res = this.res;
+    // The head's bytes go to the client as they are, when nothing is to be added to them or
+    // taken out of them beyond what writeHeadRaw does (hop-by-hop fields). HTTP/1.1 clients only.
+    if (res.writeHeadRaw === undefined || this.setCookie !== undefined || head.namesOthers) {
+      return this.onHeaders(head.status, head.fields(), resume, head.reason, head.length);
+    }
+    this.resumeFn = resume;
+    this.status = head.status;
+    this.remaining = head.length;
+    res.writeHeadRaw(head);
     this.responded = true;
     return true;
   }

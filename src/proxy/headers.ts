@@ -31,6 +31,57 @@ for (const n of [...HOP_BY_HOP, ...FORWARDING, 'host', 'expect']) DROP_LEN[n.len
 const HOP_LEN = new Uint8Array(32);
 for (const n of HOP_BY_HOP) HOP_LEN[n.length] = 1;
 
+/*
+ * What a response field is to the proxy, told from its name's bytes (responseFieldKind): the
+ * response parser (src/proxy/h1parse.ts) classifies each field once, and the fast path
+ * (src/proxy/fast.ts) then copies the fields it passes on as bytes.
+ */
+/** Passed on as it is. */
+export const FIELD_PLAIN = 0;
+/** Hop-by-hop (but Trailer, which announces the trailers passed on): never passed on. */
+export const FIELD_HOP = 1;
+export const FIELD_CONTENT_LENGTH = 2;
+export const FIELD_TRANSFER_ENCODING = 3;
+export const FIELD_CONNECTION = 4;
+export const FIELD_KEEP_ALIVE = 5;
+export const FIELD_DATE = 6;
+/** Set by the response parser: a field that is not passed on (a Content-Length that Transfer-Encoding overrides). */
+export const FIELD_DROPPED = 7;
+
+/** By name length: the lower-case names and kinds of the fields that are not FIELD_PLAIN. */
+const KIND_BY_LEN: [Uint8Array, number][][] = [];
+{
+  const named: [string, number][] = [
+    ['content-length', FIELD_CONTENT_LENGTH],
+    ['transfer-encoding', FIELD_TRANSFER_ENCODING],
+    ['connection', FIELD_CONNECTION],
+    ['keep-alive', FIELD_KEEP_ALIVE],
+    ['date', FIELD_DATE],
+  ];
+  for (const n of HOP_BY_HOP) if (n !== 'trailer' && !named.some(([m]) => m === n)) named.push([n, FIELD_HOP]);
+  for (const [n, kind] of named) (KIND_BY_LEN[n.length] ??= []).push([Buffer.from(n, 'latin1'), kind]);
+}
+
+/** Whether the bytes from `start` to `end` are `lower` (lower-case ASCII letters and '-') in any case. */
+export function bytesEqualLower(buf: Uint8Array, start: number, end: number, lower: Uint8Array): boolean {
+  if (end - start !== lower.length) return false;
+  // Setting bit 0x20 lower-cases a letter and leaves '-' alone; the other characters of a token
+  // (digits, '!', '_', ...) never become a letter or '-' by it.
+  for (let i = 0; i < lower.length; i++) if ((buf[start + i]! | 0x20) !== lower[i]) return false;
+  return true;
+}
+
+/** The FIELD_* kind of the response field whose name (a token) is the bytes from `start` to `end`. */
+export function responseFieldKind(buf: Uint8Array, start: number, end: number): number {
+  const cands = KIND_BY_LEN[end - start];
+  if (cands === undefined) return FIELD_PLAIN;
+  for (let i = 0; i < cands.length; i++) {
+    const c = cands[i]!;
+    if (bytesEqualLower(buf, start, end, c[0])) return c[1];
+  }
+  return FIELD_PLAIN;
+}
+
 export function isHopByHop(lowerName: string): boolean {
   return HOP_BY_HOP.has(lowerName);
 }

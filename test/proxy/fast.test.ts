@@ -72,6 +72,8 @@ function splitResponses(text: string): ReturnType<typeof parseRawResponse>[] {
       const at = rest.startsWith('0\r\n\r\n', end + 4) ? end + 4 - 2 : term;
       if (at < 0) break;
       len = at + 7;
+    } else if (head.status === 204 || head.status === 304) {
+      len = end + 4;
     } else if (head.headers['content-length'] !== undefined) {
       len = end + 4 + Number(head.headers['content-length']);
       if (rest.length < len) break;
@@ -168,6 +170,21 @@ async function startCloseDelimitedBackend(): Promise<{ port: number; heads: stri
       head += d.toString('latin1');
       if (!head.includes('\r\n\r\n')) return;
       heads.push(head);
+      const script = /^GET \/raw\/script\/(\d+) /.exec(head);
+      if (script !== null) {
+        // The pieces of a scripted (self-delimited) response, 30 ms apart (so each arrives in a
+        // read of its own); the connection then waits for the next request.
+        head = '';
+        const pieces = [...SCRIPTED[Number(script[1])]![1]];
+        const next = (): void => {
+          const piece = pieces.shift();
+          if (piece === undefined) return;
+          s.write(piece, 'latin1');
+          setTimeout(next, 30);
+        };
+        next();
+        return;
+      }
       // Both framings at once (a broken or hostile backend): chunked wins, the 100 is a lie.
       if (head.startsWith('GET /raw/both ')) s.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n');
       else s.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nbody until close' + 'y'.repeat(50_000) + 'END');
@@ -186,6 +203,29 @@ async function startCloseDelimitedBackend(): Promise<{ port: number; heads: stri
 }
 
 const HEADERS_MS = 600;
+
+/**
+ * Backend responses (as pieces written 30 ms apart) and what the client must receive, byte for
+ * byte; DATE stands for the Date line the proxy adds (`date: ... GMT`) and KA for its keep-alive
+ * lines (keepAliveMs 7,000).
+ */
+const SCRIPTED: [string, string[], string][] = [
+  [
+    'every hop-by-hop field dropped, Trailer kept, the rest as sent (case, spacing), the backend\'s Date kept',
+    [
+      'HTTP/1.1 201 Created\r\nKeep-Alive: timeout=5\r\nX-A: 1\r\nPROXY-CONNECTION: keep-alive\r\nTE: trailers\r\nUpgrade: h2c\r\n' +
+        'Proxy-Authenticate: Basic\r\nProxy-Authorization: x\r\nTrailer: X-Sum\r\nx-b:\t2  \r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\n' +
+        'Connection: keep-alive\r\nContent-Length: 2\r\n\r\nhi',
+    ],
+    'HTTP/1.1 201 Created\r\nX-A: 1\r\nTrailer: X-Sum\r\nx-b:\t2  \r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\nContent-Length: 2\r\nKAhi',
+  ],
+  ['an HTTP/1.0 backend: the status line says HTTP/1.1, a Date is added', ['HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi'], 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nDATE\r\nKAhi'],
+  ['an empty reason phrase', ['HTTP/1.1 299\r\nContent-Length: 0\r\n\r\n'], 'HTTP/1.1 299\r\nContent-Length: 0\r\nDATE\r\nKA'],
+  ['fields the Connection field names are dropped too', ['HTTP/1.1 200 OK\r\nConnection: X-Private\r\nX-Private: secret\r\nX-Public: yes\r\nContent-Length: 2\r\n\r\nhi'], 'HTTP/1.1 200 OK\r\nX-Public: yes\r\nContent-Length: 2\r\nDATE\r\nKAhi'],
+  ['a sized body arriving in pieces after its head', ['HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n', 'abc', 'defghij'], 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\nDATE\r\nKAabcdefghij'],
+  ['a head in two pieces, cut inside a field', ['HTTP/1.1 200 OK\r\nX-Cut: be', 'fore\r\nContent-Length: 3\r\n\r\nxyz'], 'HTTP/1.1 200 OK\r\nX-Cut: before\r\nContent-Length: 3\r\nDATE\r\nKAxyz'],
+  ['204: no body, no framing added', ['HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n'], 'HTTP/1.1 204 No Content\r\nX-A: 1\r\nDATE\r\nKA'],
+];
 
 describe('fast path: plain HTTP/1.x requests', () => {
   const seen: Seen[] = [];
@@ -397,6 +437,20 @@ describe('fast path: plain HTTP/1.x requests', () => {
     assert.equal(second!.status, 200);
     assert.equal(second!.body, 'body until close' + 'y'.repeat(50_000) + 'END');
     assert.equal(c.closed, false);
+  });
+
+  test('a backend\'s head reaches the client byte for byte, less its hop-by-hop fields (table)', async () => {
+    for (const [i, [name, , want]] of SCRIPTED.entries()) {
+      const c = client();
+      c.send(`GET /raw/script/${i} HTTP/1.1\r\nHost: a.test\r\n\r\n`);
+      await c.responses(1);
+      const got = c.text.replace(/\r\ndate: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT\r\n/, '\r\nDATE\r\n');
+      assert.equal(got, want.replace('KA', 'connection: keep-alive\r\nkeep-alive: timeout=7\r\n\r\n'), name);
+      // The connection carries the next request.
+      c.send('GET /after HTTP/1.1\r\nHost: a.test\r\n\r\n');
+      const [, next] = await c.responses(2);
+      assert.equal(JSON.parse(next!.body).url, '/after', name);
+    }
   });
 
   test('a method Node\'s parser does not know (lower-case get) is handed over and refused as before', async () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { H1Pool, type H1Handler, type H1PoolOptions, type H1Request } from '../../src/proxy/h1client.js';
+import type { ResponseHead } from '../../src/proxy/h1parse.js';
 import { isConnectFailure, upstreamErrorKind } from '../../src/proxy/errors.js';
 import { freePort } from '../harness/net.js';
 import { waitFor } from '../harness/wait.js';
@@ -87,11 +88,11 @@ class Rec implements H1Handler {
     this.events.push('connect');
     this.abort = abort;
   }
-  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void, statusText: string): boolean {
+  onHead(head: ResponseHead, resume: () => void): boolean {
     this.events.push('headers');
-    this.status = statusCode;
-    this.headers = rawHeaders;
-    this.reason = statusText;
+    this.status = head.status;
+    this.headers = head.fields();
+    this.reason = head.reason;
     this.resume = resume;
     return true;
   }
@@ -345,13 +346,13 @@ test('h1client: abort() mid-response closes the connection and the handler hears
   assert.equal(be.peers.length, 2);
 });
 
-test('h1client: abort() from onHeaders with body bytes in the same packet', async (t) => {
+test('h1client: abort() from onHead with body bytes in the same packet', async (t) => {
   const be = await scripted(t, () => 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789');
   const p = pool(t, be.port);
   const rec = new Rec();
-  const onHeaders = rec.onHeaders.bind(rec);
-  rec.onHeaders = (s, h, resume, text) => {
-    onHeaders(s, h, resume, text);
+  const onHead = rec.onHead.bind(rec);
+  rec.onHead = (head, resume) => {
+    onHead(head, resume);
     rec.abort!();
     return true;
   };

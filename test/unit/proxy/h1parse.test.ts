@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_HEAD_BYTES, ResponseParseError, ResponseParser, type ResponseSink } from '../../../src/proxy/h1parse.js';
+import { MAX_HEAD_BYTES, ResponseParseError, ResponseParser, type ResponseHead, type ResponseSink } from '../../../src/proxy/h1parse.js';
 
 // Every case is fed whole, split in two at every byte boundary (small inputs), byte by byte, and
 // byte by byte to a sink that pauses on every body chunk: the events, the bytes consumed and the
@@ -23,8 +23,8 @@ class Log implements ResponseSink {
   readonly events: Ev[] = [];
   paused = false;
   constructor(private readonly pause: boolean) {}
-  onHead(status: number, reason: string, headers: string[], keepAlive: boolean, keepAliveMs: number): void {
-    this.events.push(['head', status, reason, headers, keepAlive, keepAliveMs]);
+  onHead(h: ResponseHead): void {
+    this.events.push(['head', h.status, h.reason, h.fields(), h.keepAlive, h.keepAliveMs]);
   }
   onBody(chunk: Buffer): boolean {
     const last = this.events.at(-1);
@@ -366,7 +366,7 @@ test('h1parse: the body length given with the head: the Content-Length when a si
   ];
   for (const [name, input, isHead, want] of cases) {
     let got: number | undefined;
-    const p = new ResponseParser({ onHead: (...a) => (got = a[5]), onBody: () => true, onEnd: () => undefined });
+    const p = new ResponseParser({ onHead: (h) => (got = h.length), onBody: () => true, onEnd: () => undefined });
     p.expect(isHead);
     p.execute(b(input));
     assert.equal(got, want, name);
@@ -377,7 +377,7 @@ test('h1parse: a paused sink gets the rest when execute is called again with it'
   const events: string[] = [];
   let pauses = 0;
   const p = new ResponseParser({
-    onHead: (status) => events.push(`head ${status}`),
+    onHead: (h) => events.push(`head ${h.status}`),
     onBody: (c) => {
       events.push(`body ${c.toString()}`);
       return pauses++ > 0; // pause once, then flow

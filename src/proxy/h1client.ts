@@ -48,6 +48,8 @@ export interface H1Request {
   path: string;
   /** Flat [name, value, ...], without hop-by-hop headers (the proxy removed them). */
   headers: string[];
+  /** More header lines, written after `headers` as they are: each ends in CRLF, checked by whoever made them. */
+  lines?: string | undefined;
   /** The request body, or null. Sent as is when the headers carry Content-Length, else chunked. */
   body: Readable | null;
 }
@@ -320,7 +322,7 @@ class Conn implements ResponseSink, Expiring, TurnWriter {
     // The pieces are joined once (concatenating them one by one made a string per piece), from
     // an array made at its final size (pushing grew it twice per request).
     const h = req.headers;
-    const parts = new Array<string>(5 + 2 * h.length);
+    const parts = new Array<string>(6 + 2 * h.length);
     parts[0] = req.method;
     parts[1] = ' ';
     parts[2] = req.path;
@@ -341,6 +343,7 @@ class Conn implements ResponseSink, Expiring, TurnWriter {
       parts[k++] = v;
       parts[k++] = '\r\n';
     }
+    parts[k++] = req.lines ?? '';
     const body = req.body;
     const chunked = body !== null && !sized;
     // The head's end goes into the same join (appending it afterwards made a second string).

@@ -14,8 +14,11 @@ import type { Backend, Route, RouteTable, UpstreamEndpoint } from '../controller
 import { cookieValue, type Balancer } from './balancer.js';
 import { isConnectFailure, statusForUpstreamError, upstreamErrorKind } from './errors.js';
 import {
+  addedLinesAreThePeers,
+  addedRequestLines,
   downstreamResponseHeaders,
   newFacts,
+  passedRequestHeaders,
   scanRequestHeaders,
   trailerPairs,
   upstreamRequestHeaders,
@@ -94,6 +97,14 @@ export interface Peer {
   ip: string;
   trusted: boolean;
   localPort: string;
+  /**
+   * The lines gangplank last added upstream for a request of this peer (addedRequestLines), for
+   * Host `linesHost` and TE `linesTe`: the same for the next request with the same Host and TE
+   * when addedLinesAreThePeers (a keep-alive connection asks for the same host again and again).
+   */
+  lines: string | undefined;
+  linesHost: string;
+  linesTe: boolean;
 }
 
 const kPeer = Symbol('gangplank.peer');
@@ -109,7 +120,7 @@ export function peerOf(sock: Socket, trusted: BlockList): Peer {
     let ip = sock.remoteAddress ?? '';
     if (ip.startsWith('::ffff:') && ip.includes('.')) ip = ip.slice(7);
     const fam = ip.includes(':') ? 'ipv6' : 'ipv4';
-    p = { ip, trusted: ip !== '' && trusted.check(ip, fam), localPort: String(sock.localPort ?? '') };
+    p = { ip, trusted: ip !== '' && trusted.check(ip, fam), localPort: String(sock.localPort ?? ''), lines: undefined, linesHost: '', linesTe: false };
     s[kPeer] = p;
   }
   return p;
@@ -307,9 +318,21 @@ export class ProxyHandler {
     let ex: Exchange;
     if (pool !== undefined) {
       // The usual case: no choice to make, and nothing of the backend (or the route) to read.
-      const headers = upstreamRequestHeaders(req.rawHeaders, facts, fw, r.authority);
+      // The client's fields go as a list, the ones gangplank adds as lines made once per peer and host.
+      let lines: string | undefined;
+      if (addedLinesAreThePeers(facts, fw)) {
+        if (peer.lines !== undefined && peer.linesHost === r.authority && peer.linesTe === facts.teTrailers) lines = peer.lines;
+        else {
+          lines = addedRequestLines(facts, fw, r.authority);
+          peer.lines = lines;
+          peer.linesHost = r.authority;
+          peer.linesTe = facts.teTrailers;
+        }
+      } else lines = addedRequestLines(facts, fw, r.authority);
+      const headers = lines === undefined ? upstreamRequestHeaders(req.rawHeaders, facts, fw, r.authority) : passedRequestHeaders(req.rawHeaders, facts);
       ex = new Exchange(this, req, res, r, r.ep!, headers, facts.hasBody, start, peer.ip);
       ex.pool = pool;
+      ex.setLines(lines);
     } else {
       const b = r.route.backend;
       const { ep, setCookie } = this.choose(b, facts);
@@ -463,6 +486,7 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
       path: r.target,
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers,
+      lines: undefined,
       body: hasBody ? req : null,
       // Never let undici replay a request itself: we decide about retries.
       idempotent: false,
@@ -471,6 +495,11 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
     const m = h.o.metrics;
     this.row = r.row >= 0 ? r.row : m.rowOf(r.route, r.route.id);
     this.rowsEpoch = m.rowsEpoch;
+  }
+
+  /** Header lines added after `headers` by gangplank's HTTP/1.1 client (H1Request.lines). */
+  setLines(lines: string | undefined): void {
+    this.opts.lines = lines;
   }
 
   send(): void {

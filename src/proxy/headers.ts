@@ -2,6 +2,7 @@
  * Header handling between client and backend: hop-by-hop removal (RFC 9110 section 7.6.1),
  * forwarding headers, and the strict checks node's parser leaves to us.
  */
+import { hasLineBreak } from './fields.js';
 
 /*
  * Name sets are Sets, not objects: a header name used as a property key would be turned into a
@@ -233,6 +234,14 @@ export interface Forwarding {
  * forwarding headers set, Host as given.
  */
 export function upstreamRequestHeaders(raw: string[], f: RequestFacts, fw: Forwarding, host: string, extra?: string[]): string[] {
+  const out = passedRequestHeaders(raw, f);
+  pushAddedHeaders(out, f, fw, host);
+  if (extra !== undefined) for (let i = 0; i < extra.length; i++) out.push(extra[i]!);
+  return out;
+}
+
+/** The client's fields that go upstream as they are (flat): all but hop-by-hop, Connection-named, forwarding, Host and Expect. */
+export function passedRequestHeaders(raw: string[], f: RequestFacts): string[] {
   const drop = f.connection === undefined ? undefined : connectionTokens(f.connection);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
@@ -246,6 +255,11 @@ export function upstreamRequestHeaders(raw: string[], f: RequestFacts, fw: Forwa
     }
     out.push(name, raw[i + 1]!);
   }
+  return out;
+}
+
+/** Appends the fields gangplank sets upstream: Host, TE: trailers when the client asked for trailers, and the forwarding headers. */
+function pushAddedHeaders(out: string[], f: RequestFacts, fw: Forwarding, host: string): void {
   out.push('host', host);
   if (f.teTrailers) out.push('te', 'trailers');
   if (fw.trusted) {
@@ -265,8 +279,29 @@ export function upstreamRequestHeaders(raw: string[], f: RequestFacts, fw: Forwa
       'x-real-ip', fw.clientIp,
     );
   }
-  if (extra !== undefined) for (let i = 0; i < extra.length; i++) out.push(extra[i]!);
-  return out;
+}
+
+/**
+ * The fields pushAddedHeaders sets, as header lines (each ending in CRLF) for gangplank's
+ * HTTP/1.1 client; undefined when a value would break its line.
+ */
+export function addedRequestLines(f: RequestFacts, fw: Forwarding, host: string): string | undefined {
+  const pairs: string[] = [];
+  pushAddedHeaders(pairs, f, fw, host);
+  let lines = '';
+  for (let i = 0; i < pairs.length; i += 2) {
+    if (hasLineBreak(pairs[i + 1]!)) return undefined;
+    lines += pairs[i] + ': ' + pairs[i + 1] + '\r\n';
+  }
+  return lines;
+}
+
+/**
+ * Whether addedRequestLines depends on nothing of the request but its Host and TE: the peer is
+ * not trusted (its forwarding headers are replaced), or sent none.
+ */
+export function addedLinesAreThePeers(f: RequestFacts, fw: Forwarding): boolean {
+  return !fw.trusted || (f.xff === undefined && f.proto === undefined && f.fwdHost === undefined && f.fwdPort === undefined && f.realIp === undefined);
 }
 
 /**

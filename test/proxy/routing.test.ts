@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Agent, request } from 'undici';
+import { Agent, Pool, request } from 'undici';
 import { requireBinary } from '../harness/proc.js';
 import { waitFor } from '../harness/wait.js';
 import { backend, deadPort, endpoint, nodeGet, parseRawResponse, rawExchange, route, startBackend, startProxy, TestTable, type Backendsrv } from './helpers.js';
@@ -155,6 +155,30 @@ describe('proxy routing and upstream behaviour', () => {
     assert.equal(t.headers['x-forwarded-proto'], 'https');
     assert.equal(t.headers['x-real-ip'], '1.2.3.4');
     assert.equal(t.headers['x-forwarded-host'], 'evil.test');
+  });
+
+  test('forwarding headers on one keep-alive connection follow each request (host, TE, a trusted peer\'s own values)', async () => {
+    const table = new TestTable([route('', '/', backend('default/a:80', [endpoint(a.port)]))]);
+    const trusted = await startProxy(table, { trustedProxies: ['127.0.0.0/8', '::1/128'] });
+    closers.push(trusted.close);
+    const one = new Pool(trusted.url, { connections: 1, pipelining: 1 });
+    closers.push(() => one.close());
+    const cases: [Record<string, string>, Record<string, string | undefined>][] = [
+      [{ host: 'a.test' }, { host: 'a.test', 'x-forwarded-host': 'a.test', 'x-forwarded-for': '127.0.0.1', te: undefined }],
+      [{ host: 'b.test', te: 'trailers' }, { host: 'b.test', 'x-forwarded-host': 'b.test', 'x-forwarded-for': '127.0.0.1', te: 'trailers' }],
+      [{ host: 'b.test', 'x-forwarded-for': '9.9.9.9', 'x-forwarded-host': 'c.test' }, { host: 'b.test', 'x-forwarded-host': 'c.test', 'x-forwarded-for': '9.9.9.9, 127.0.0.1', te: undefined }],
+      [{ host: 'b.test' }, { host: 'b.test', 'x-forwarded-host': 'b.test', 'x-forwarded-for': '127.0.0.1', te: undefined }],
+      [{ host: 'a.test', te: 'trailers' }, { host: 'a.test', 'x-forwarded-host': 'a.test', 'x-forwarded-for': '127.0.0.1', te: 'trailers' }],
+      [{ host: 'b.test', te: 'trailers' }, { host: 'b.test', 'x-forwarded-host': 'b.test', 'x-forwarded-for': '127.0.0.1', te: 'trailers' }],
+    ];
+    const ports = new Set<number>();
+    for (const [i, [sent, want]] of cases.entries()) {
+      const r = await request(`${trusted.url}/`, { headers: sent, dispatcher: one });
+      const e = JSON.parse(await r.body.text()) as Echo;
+      ports.add(e.remotePort);
+      for (const [k, v] of Object.entries(want)) assert.equal(e.headers[k], v, `request ${i + 1}: ${k}`);
+    }
+    assert.equal(ports.size, 1, 'one connection to the backend as well');
   });
 
   test('passHostHeader false sends the endpoint address as Host', async () => {

@@ -13,7 +13,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { hasLineBreak, headEnd, scanFields } from './fields.js';
+import { hasLineBreak, headEnd, scanFields, tokenEnd } from './fields.js';
 import type { ProxyResponse } from './handler.js';
 import type { ResponseHead } from './h1parse.js';
 import { FIELD_CONTENT_LENGTH, FIELD_DATE, FIELD_PLAIN, downstreamResponseHeaders } from './headers.js';
@@ -35,33 +35,26 @@ export interface FastPathOptions {
   stopping: () => boolean;
 }
 
-// A request line: method token, origin-form target of visible ASCII, HTTP/1.0 or 1.1.
-const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\/[!-~]*) HTTP\/1\.([01])\r\n/y;
 const MAX_FIELDS = 100;
 /**
- * The methods the fast path serves, as their own literals: the request carries the literal on,
- * not the matched text. Compared, not looked up as a property key: a key is turned into a
+ * The method a request line starts with when its method token (the first `n` characters of
+ * `text`) is one the fast path serves, as its own literal: the request carries the literal on,
+ * not a slice of the head. Compared, not looked up as a property key: a key is turned into a
  * ThinString, which V8 types as two-byte, and every string joined with it (the upstream request
  * head) was then built two bytes per character and converted back to latin1 when written.
  */
-function knownMethod(m: string): string | undefined {
-  switch (m) {
-    case 'GET':
-      return 'GET';
-    case 'HEAD':
-      return 'HEAD';
-    case 'POST':
-      return 'POST';
-    case 'PUT':
-      return 'PUT';
-    case 'DELETE':
-      return 'DELETE';
-    case 'OPTIONS':
-      return 'OPTIONS';
-    case 'PATCH':
-      return 'PATCH';
-    case 'TRACE':
-      return 'TRACE';
+function knownMethod(text: string, n: number): string | undefined {
+  switch (n) {
+    case 3:
+      return text.startsWith('GET') ? 'GET' : text.startsWith('PUT') ? 'PUT' : undefined;
+    case 4:
+      return text.startsWith('HEAD') ? 'HEAD' : text.startsWith('POST') ? 'POST' : undefined;
+    case 5:
+      return text.startsWith('PATCH') ? 'PATCH' : text.startsWith('TRACE') ? 'TRACE' : undefined;
+    case 6:
+      return text.startsWith('DELETE') ? 'DELETE' : undefined;
+    case 7:
+      return text.startsWith('OPTIONS') ? 'OPTIONS' : undefined;
     default:
       return undefined;
   }
@@ -78,17 +71,23 @@ interface Head {
 
 /** Parses `text` (a head without its final empty line); undefined for anything but the plain case. */
 export function parsePlainHead(text: string): Head | undefined {
-  REQUEST_LINE.lastIndex = 0;
-  const line = REQUEST_LINE.exec(text);
-  if (line === null) return undefined;
+  // The request line: a method token, an origin-form target of visible ASCII, HTTP/1.0 or 1.1.
+  const m = tokenEnd(text, 0);
+  if (m === 0 || text.charCodeAt(m) !== 32 || text.charCodeAt(m + 1) !== 47) return undefined; // ' /'
   // Methods Node's parser knows; any other token is Node's server's to refuse, as it always did.
-  const method = knownMethod(line[1]!);
+  const method = knownMethod(text, m);
   if (method === undefined) return undefined;
-  const minor = line[3] === '1' ? 1 : 0;
+  let t = m + 2;
+  let c = text.charCodeAt(t);
+  while (c > 32 && c < 127) c = text.charCodeAt(++t);
+  if (c !== 32 || !text.startsWith('HTTP/1.', t + 1) || text.charCodeAt(t + 9) !== 13 || text.charCodeAt(t + 10) !== 10) return undefined;
+  const v = text.charCodeAt(t + 8);
+  if (v !== 48 && v !== 49) return undefined;
+  const minor = v === 49 ? 1 : 0;
   // Header lines with the response parser's grammar (src/proxy/fields.ts); more than MAX_FIELDS
   // or anything else is Node's server's.
   const rawHeaders: string[] = [];
-  if (scanFields(text, REQUEST_LINE.lastIndex, rawHeaders, MAX_FIELDS) < text.length) return undefined;
+  if (scanFields(text, t + 11, rawHeaders, MAX_FIELDS) < text.length) return undefined;
   let connection: string | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
@@ -104,7 +103,7 @@ export function parsePlainHead(text: string): Head | undefined {
   }
   const tokens = connection === undefined ? '' : connection.toLowerCase();
   const keepAlive = minor === 1 ? !tokens.includes('close') : tokens.includes('keep-alive') && !tokens.includes('close');
-  return { method, url: line[2]!, minor, rawHeaders, keepAlive };
+  return { method, url: text.slice(m + 1, t), minor, rawHeaders, keepAlive };
 }
 
 let dateCache = '';
@@ -151,6 +150,23 @@ export class FastPath {
   connection(socket: Socket): void {
     const c = new FastConn(this, socket);
     this.conns.add(c);
+  }
+
+  /** Responses ended in this operation, closed on the next tick (see closeSoon). */
+  private ended: FastResponse[] = [];
+  private readonly closeEnded = (): void => {
+    const rs = this.ended;
+    this.ended = [];
+    for (let i = 0; i < rs.length; i++) rs[i]!.close(true);
+  };
+
+  /**
+   * A response ended: its 'close' follows on the next tick, as Node's response emits it (the
+   * exchange learns that the backend's response completed first). One tick for all the
+   * responses that end in the same operation, not a closure and a tick entry each.
+   */
+  closeSoon(r: FastResponse): void {
+    if (this.ended.push(r) === 1) process.nextTick(this.closeEnded);
   }
 
   /** Graceful stop: idle connections close now, busy ones after their response. */
@@ -579,7 +595,7 @@ class FastResponse implements ProxyResponse {
     if (!this.headersSent) this.writeHead(this.statusCode);
     this.ended = true;
     this.out(chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk, true);
-    process.nextTick(() => this.close(true));
+    this.conn.fp.closeSoon(this);
     return this;
   }
 
@@ -680,7 +696,8 @@ class FastResponse implements ProxyResponse {
     return s.writableLength < s.writableHighWaterMark;
   }
 
-  private close(done: boolean): void {
+  /** Emits 'close' (listeners, then the connection goes on); `done`: after end(), else the client went away. */
+  close(done: boolean): void {
     if (this.closed) return;
     this.closed = true;
     const ls = this.closeListeners;

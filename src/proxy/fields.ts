@@ -12,6 +12,14 @@ const TCHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZ') TCHAR[c.charCodeAt(0)] = 2;
 
+/** Where the run of token characters of `text` from `from` ends (`from` itself when there is none). */
+export function tokenEnd(text: string, from: number): number {
+  let i = from;
+  let c = text.charCodeAt(i);
+  while (c < 128 && TCHAR[c] !== 0) c = text.charCodeAt(++i);
+  return i;
+}
+
 /** A non-empty token (a method, a field name in HTTP/1.1). */
 export function isToken(s: string): boolean {
   if (s.length === 0) return false;

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePlainHead } from '../../../src/proxy/fast.js';
+import { seededRandom } from '../../harness/random.js';
 
 // parsePlainHead gets a request head without its final empty line (what the fast path slices off
 // the socket buffer, in latin1). What it accepts is served by gangplank itself; for anything else
@@ -223,11 +224,7 @@ test('parsePlainHead: request lines accepted exactly as the request-line grammar
   // hand), with the methods it serves.
   const GRAMMAR = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH|TRACE) (\/[!-~]*) HTTP\/1\.([01])\r\n$/;
   const pieces = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'GETS', 'get', 'PRI', 'G', ' ', '/', '/a', '?', '%', '~', '\x7f', '\x80', '\t', '\r', '\n', 'HTTP/1.', 'HTTP/1.1', 'HTTP/1.0', 'HTTP/2', '1', '0', 'x', '*', 'http://a'];
-  let seed = 7;
-  const rnd = (n: number) => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return seed % n;
-  };
+  const rnd = seededRandom(7);
   let accepted = 0;
   for (let k = 0; k < 20_000; k++) {
     let line: string;

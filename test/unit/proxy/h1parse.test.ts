@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_HEAD_BYTES, ResponseParseError, ResponseParser, type ResponseHead, type ResponseSink } from '../../../src/proxy/h1parse.js';
+import { seededRandom } from '../../harness/random.js';
 
 // Every case is fed whole, split in two at every byte boundary (small inputs), byte by byte, and
 // byte by byte to a sink that pauses on every body chunk: the events, the bytes consumed and the
@@ -402,11 +403,7 @@ test('header lines: accepted and refused exactly as the field grammar says (diff
   const GRAMMAR = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*)\r\n$/;
   // An alphabet of the characters that matter to the grammar, plus ordinary ones.
   const alphabet = ['a', 'Z', '0', '-', '_', '~', '!', ':', ' ', '\t', '\r', '\n', '\x00', '\x7f', '\xa0', '\xff', '"', '(', '@', '/', ',', '=', 'é'];
-  let seed = 42;
-  const rnd = (n: number) => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return seed % n;
-  };
+  const rnd = seededRandom(42);
   let accepted = 0;
   for (let k = 0; k < 5000; k++) {
     let line = '';

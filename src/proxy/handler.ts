@@ -16,6 +16,7 @@ import { isConnectFailure, statusForUpstreamError, upstreamErrorKind } from './e
 import {
   addedLinesAreThePeers,
   addedRequestLines,
+  PeerLines,
   downstreamResponseHeaders,
   newFacts,
   passedRequestHeaders,
@@ -97,14 +98,8 @@ export interface Peer {
   ip: string;
   trusted: boolean;
   localPort: string;
-  /**
-   * The lines gangplank last added upstream for a request of this peer (addedRequestLines), for
-   * Host `linesHost` and TE `linesTe`: the same for the next request with the same Host and TE
-   * when addedLinesAreThePeers (a keep-alive connection asks for the same host again and again).
-   */
-  lines: string | undefined;
-  linesHost: string;
-  linesTe: boolean;
+  /** The header lines gangplank adds upstream for this peer's requests, when they depend on it alone (see PeerLines). */
+  lines: PeerLines | undefined;
 }
 
 const kPeer = Symbol('gangplank.peer');
@@ -120,7 +115,7 @@ export function peerOf(sock: Socket, trusted: BlockList): Peer {
     let ip = sock.remoteAddress ?? '';
     if (ip.startsWith('::ffff:') && ip.includes('.')) ip = ip.slice(7);
     const fam = ip.includes(':') ? 'ipv6' : 'ipv4';
-    p = { ip, trusted: ip !== '' && trusted.check(ip, fam), localPort: String(sock.localPort ?? ''), lines: undefined, linesHost: '', linesTe: false };
+    p = { ip, trusted: ip !== '' && trusted.check(ip, fam), localPort: String(sock.localPort ?? ''), lines: undefined };
     s[kPeer] = p;
   }
   return p;
@@ -318,17 +313,9 @@ export class ProxyHandler {
     let ex: Exchange;
     if (pool !== undefined) {
       // The usual case: no choice to make, and nothing of the backend (or the route) to read.
-      // The client's fields go as a list, the ones gangplank adds as lines made once per peer and host.
-      let lines: string | undefined;
-      if (addedLinesAreThePeers(facts, fw)) {
-        if (peer.lines !== undefined && peer.linesHost === r.authority && peer.linesTe === facts.teTrailers) lines = peer.lines;
-        else {
-          lines = addedRequestLines(facts, fw, r.authority);
-          peer.lines = lines;
-          peer.linesHost = r.authority;
-          peer.linesTe = facts.teTrailers;
-        }
-      } else lines = addedRequestLines(facts, fw, r.authority);
+      // The client's fields go as a list, the ones gangplank adds as lines (made once per
+      // connection and host when they depend on nothing else).
+      const lines = addedLinesAreThePeers(facts, fw) ? (peer.lines ??= new PeerLines(fw)).lines(r.authority, facts.teTrailers) : addedRequestLines(facts, fw, r.authority);
       const headers = lines === undefined ? upstreamRequestHeaders(req.rawHeaders, facts, fw, r.authority) : passedRequestHeaders(req.rawHeaders, facts);
       ex = new Exchange(this, req, res, r, r.ep!, headers, facts.hasBody, start, peer.ip);
       ex.pool = pool;

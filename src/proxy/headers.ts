@@ -305,6 +305,36 @@ export function addedLinesAreThePeers(f: RequestFacts, fw: Forwarding): boolean 
 }
 
 /**
+ * addedRequestLines for the requests of one client connection when addedLinesAreThePeers: the
+ * lines that depend on the connection alone are made once, around the request's host, and the
+ * last result is kept (a keep-alive connection usually asks for the same host again and again;
+ * one that asks for a different host each time pays a few concatenations).
+ */
+export class PeerLines {
+  private readonly before: string | undefined;
+  private readonly after: string;
+  private lastHost = '';
+  private lastTe = false;
+  private last: string | undefined;
+
+  constructor(fw: Forwarding) {
+    const ok = !hasLineBreak(fw.clientIp) && !hasLineBreak(fw.proto) && !hasLineBreak(fw.port);
+    this.before = ok ? `x-forwarded-for: ${fw.clientIp}\r\nx-forwarded-proto: ${fw.proto}\r\n` : undefined;
+    this.after = `x-forwarded-port: ${fw.port}\r\nx-real-ip: ${fw.clientIp}\r\n`;
+  }
+
+  /** The lines for a request to `host`, with TE: trailers when `te`; undefined when a value would break its line. */
+  lines(host: string, te: boolean): string | undefined {
+    if (this.last !== undefined && host === this.lastHost && te === this.lastTe) return this.last;
+    if (this.before === undefined || hasLineBreak(host)) return undefined;
+    this.lastHost = host;
+    this.lastTe = te;
+    this.last = 'host: ' + host + (te ? '\r\nte: trailers\r\n' : '\r\n') + this.before + 'x-forwarded-host: ' + host + '\r\n' + this.after;
+    return this.last;
+  }
+}
+
+/**
  * Converts undici's raw response headers (Buffers) to the flat string list node's writeHead
  * takes, dropping hop-by-hop headers and those the Connection header names. `Trailer` is kept:
  * it announces the trailers we pass through.

@@ -152,21 +152,36 @@ export class FastPath {
     this.conns.add(c);
   }
 
-  /** Responses ended in this operation, closed on the next tick (see closeSoon). */
+  /** Responses ended in this operation, closed in a microtask (see closeSoon); two lists used in turn. */
   private ended: FastResponse[] = [];
+  private closing: FastResponse[] = [];
   private readonly closeEnded = (): void => {
     const rs = this.ended;
-    this.ended = [];
-    for (let i = 0; i < rs.length; i++) rs[i]!.close(true);
+    this.ended = this.closing;
+    // Each response closes even if a listener of another throws (as with a tick each).
+    let failed: { err: unknown } | undefined;
+    for (let i = 0; i < rs.length; i++) {
+      try {
+        rs[i]!.close(true);
+      } catch (err) {
+        failed ??= { err };
+      }
+    }
+    rs.length = 0;
+    this.closing = rs;
+    if (failed !== undefined) throw failed.err;
   };
 
   /**
-   * A response ended: its 'close' follows on the next tick, as Node's response emits it (the
-   * exchange learns that the backend's response completed first). One tick for all the
-   * responses that end in the same operation, not a closure and a tick entry each.
+   * A response ended: its 'close' follows once the current operation is done, as Node's response
+   * emits it on the next tick (the exchange learns first that the backend's response completed).
+   * One microtask for all the responses that end in the same operation. A microtask, not
+   * process.nextTick: a tick makes Node run its tick queue after the operation, and Node 20
+   * allocates a new Map (for unhandled rejections) every time it does; 9% of the bytes allocated
+   * per proxied request were that Map and the tick machinery.
    */
   closeSoon(r: FastResponse): void {
-    if (this.ended.push(r) === 1) process.nextTick(this.closeEnded);
+    if (this.ended.push(r) === 1) queueMicrotask(this.closeEnded);
   }
 
   /** Graceful stop: idle connections close now, busy ones after their response. */

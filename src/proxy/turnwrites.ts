@@ -15,7 +15,7 @@
  * socket, and drops them when the socket is gone.
  */
 
-/** Something holding bytes for its socket until the end of the turn. */
+/** Something holding bytes for its socket (or other work) until the end of the turn. */
 export interface TurnWriter {
   /** Writes what it holds, if anything (a second call does nothing). */
   flushTurn(): void;
@@ -39,6 +39,8 @@ function flush(): void {
   try {
     for (let i = 0; i < n; i++) queue[i]!.flushTurn();
   } finally {
-    queue.splice(0, n);
+    // Writers queued while flushing stay for the next flush.
+    if (queue.length === n) queue.length = 0;
+    else queue.splice(0, n);
   }
 }

@@ -36,6 +36,7 @@ export interface FastPathOptions {
 }
 
 const MAX_FIELDS = 100;
+const FIELD_SCRATCH: string[] = [];
 /**
  * The method a request line starts with when its method token (the first `n` characters of
  * `text`) is one the fast path serves, as its own literal: the request carries the literal on,
@@ -86,8 +87,12 @@ export function parsePlainHead(text: string): Head | undefined {
   const minor = v === 49 ? 1 : 0;
   // Header lines with the response parser's grammar (src/proxy/fields.ts); more than MAX_FIELDS
   // or anything else is Node's server's.
-  const rawHeaders: string[] = [];
-  if (scanFields(text, t + 11, rawHeaders, MAX_FIELDS) < text.length) return undefined;
+  // Scanned into one reused list and copied at their number: a list grown by push per request
+  // had room for 17 entries before its first field.
+  const scratch = FIELD_SCRATCH;
+  scratch.length = 0;
+  if (scanFields(text, t + 11, scratch, MAX_FIELDS) < text.length) return undefined;
+  const rawHeaders = scratch.slice();
   let connection: string | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
@@ -387,6 +392,8 @@ class FastConn implements Expiring, TurnWriter {
   }
 }
 
+const NO_HEADERS: Record<string, string> = Object.freeze({});
+
 /** The request as ProxyHandler reads it (the fields of IncomingMessage it uses). */
 class FastRequest {
   readonly httpVersionMajor = 1;
@@ -394,7 +401,8 @@ class FastRequest {
   readonly method: string;
   readonly url: string;
   readonly rawHeaders: string[];
-  readonly headers: Record<string, string> = {};
+  /** Not read by the proxy (it reads rawHeaders): one empty record for every request. */
+  readonly headers: Record<string, string> = NO_HEADERS;
   readonly complete = true;
   constructor(
     head: Head,

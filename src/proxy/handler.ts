@@ -308,15 +308,14 @@ export class ProxyHandler {
       return;
     }
     const peer = peerOf(req.socket, this.o.trusted);
-    const fw: Forwarding = { trusted: peer.trusted, clientIp: peer.ip, proto: this.o.proto, host: r.authority, port: peer.localPort };
     const pool = r.pool;
     let ex: Exchange;
     if (pool !== undefined) {
       // The usual case: no choice to make, and nothing of the backend (or the route) to read.
       // The client's fields go as a list, the ones gangplank adds as lines (made once per
       // connection and host when they depend on nothing else).
-      const lines = addedLinesAreThePeers(facts, fw) ? (peer.lines ??= new PeerLines(fw)).lines(r.authority, facts.teTrailers) : addedRequestLines(facts, fw, r.authority);
-      const headers = lines === undefined ? upstreamRequestHeaders(req.rawHeaders, facts, fw, r.authority) : passedRequestHeaders(req.rawHeaders, facts);
+      const lines = addedLinesAreThePeers(facts, peer.trusted) ? (peer.lines ??= new PeerLines(this.forwarding(peer, r))).lines(r.authority, facts.teTrailers) : addedRequestLines(facts, this.forwarding(peer, r), r.authority);
+      const headers = lines === undefined ? upstreamRequestHeaders(req.rawHeaders, facts, this.forwarding(peer, r), r.authority) : passedRequestHeaders(req.rawHeaders, facts);
       ex = new Exchange(this, req, res, r, r.ep!, headers, facts.hasBody, start, peer.ip);
       ex.pool = pool;
       ex.setLines(lines);
@@ -328,7 +327,7 @@ export class ProxyHandler {
         return;
       }
       const hostHeader = b.passHostHeader ? r.authority : hostPort(ep);
-      const headers = upstreamRequestHeaders(req.rawHeaders, facts, fw, hostHeader);
+      const headers = upstreamRequestHeaders(req.rawHeaders, facts, this.forwarding(peer, r), hostHeader);
       if (b.scheme === 'h2c') {
         new H2Exchange(this, req, res, r, ep, headers, facts.hasBody, start, peer.ip, setCookie === undefined ? undefined : stickyCookie(b, setCookie)).send();
         return;
@@ -339,6 +338,11 @@ export class ProxyHandler {
     (res as ExRes)[kExchange] = ex;
     res.on('close', onResponseClose);
     ex.send();
+  }
+
+  /** What the forwarding headers say for a request of `peer` routed as `r` (made only where the headers are built from it). */
+  private forwarding(peer: Peer, r: Routed): Forwarding {
+    return { trusted: peer.trusted, clientIp: peer.ip, proto: this.o.proto, host: r.authority, port: peer.localPort };
   }
 
   /** HTTP-01: answers a challenge the responder knows; false lets the request route normally. */

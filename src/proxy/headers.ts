@@ -300,8 +300,8 @@ export function addedRequestLines(f: RequestFacts, fw: Forwarding, host: string)
  * Whether addedRequestLines depends on nothing of the request but its Host and TE: the peer is
  * not trusted (its forwarding headers are replaced), or sent none.
  */
-export function addedLinesAreThePeers(f: RequestFacts, fw: Forwarding): boolean {
-  return !fw.trusted || (f.xff === undefined && f.proto === undefined && f.fwdHost === undefined && f.fwdPort === undefined && f.realIp === undefined);
+export function addedLinesAreThePeers(f: RequestFacts, trusted: boolean): boolean {
+  return !trusted || (f.xff === undefined && f.proto === undefined && f.fwdHost === undefined && f.fwdPort === undefined && f.realIp === undefined);
 }
 
 /**

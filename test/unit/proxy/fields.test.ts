@@ -34,11 +34,7 @@ test('headEnd: where the first CRLF CRLF starts, or -1', () => {
 });
 
 test('headEnd agrees with buf.indexOf(\'\\r\\n\\r\\n\') on 20,000 generated buffers', () => {
-  let seed = 7;
-  const rnd = (n: number) => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
-  };
+  const rnd = seededRandom(7);
   const alphabet = [13, 10, 13, 10, 97, 32, 58];
   for (let k = 0; k < 20_000; k++) {
     const buf = Buffer.alloc(rnd(40));

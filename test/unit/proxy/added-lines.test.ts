@@ -1,0 +1,45 @@
+/**
+ * src/proxy/headers.ts makes the fields gangplank adds to a request in two ways: as pairs and lines
+ * for any request (pushAddedHeaders, addedRequestLines) and, for a connection whose forwarding
+ * fields depend on nothing but the request's host, from lines made once (PeerLines). The two must
+ * never drift apart: every case here is checked against the general path.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { addedLinesAreThePeers, addedRequestLines, newFacts, PeerLines, upstreamRequestHeaders, type Forwarding } from '../../../src/proxy/headers.js';
+
+test('PeerLines gives what addedRequestLines gives, whatever hosts and TE follow each other on one connection', () => {
+  const fws: Forwarding[] = [
+    { trusted: false, clientIp: '10.1.2.3', proto: 'http', host: '', port: '80' },
+    { trusted: true, clientIp: '::1', proto: 'https', host: '', port: '8443' },
+  ];
+  const seq: [string, boolean][] = [
+    ['a.test', false],
+    ['a.test', false],
+    ['b.test:8080', false],
+    ['b.test:8080', true],
+    ['a.test', true],
+    ['[::1]:9', false],
+  ];
+  for (const fw of fws) {
+    const pl = new PeerLines(fw);
+    for (const [host, te] of seq) {
+      const f = newFacts();
+      f.teTrailers = te;
+      assert.ok(addedLinesAreThePeers(f, fw.trusted));
+      const want = addedRequestLines(f, { ...fw, host }, host);
+      assert.equal(pl.lines(host, te), want, `${fw.clientIp} ${host} ${te}`);
+      // And the lines say what the pairs say.
+      const pairs = upstreamRequestHeaders([], f, { ...fw, host }, host);
+      let fromPairs = '';
+      for (let i = 0; i < pairs.length; i += 2) fromPairs += `${pairs[i]}: ${pairs[i + 1]}\r\n`;
+      assert.equal(want, fromPairs);
+    }
+  }
+});
+
+test('PeerLines and addedRequestLines refuse a value that would break its line', () => {
+  const fw: Forwarding = { trusted: false, clientIp: '10.0.0.1', proto: 'http', host: '', port: '80' };
+  assert.equal(new PeerLines(fw).lines('a.test\r\nx-evil: 1', false), undefined);
+  assert.equal(addedRequestLines(newFacts(), { ...fw, host: 'a.test\r\nx-evil: 1' }, 'a.test\r\nx-evil: 1'), undefined);
+});

@@ -13,12 +13,17 @@ test('PeerLines gives what addedRequestLines gives, whatever hosts and TE follow
     { trusted: false, clientIp: '10.1.2.3', proto: 'http', host: '', port: '80' },
     { trusted: true, clientIp: '::1', proto: 'https', host: '', port: '8443' },
   ];
+  // Repeats: lines asked for again are rebuilt as one flat string (a second time and after).
   const seq: [string, boolean][] = [
+    ['a.test', false],
     ['a.test', false],
     ['a.test', false],
     ['b.test:8080', false],
     ['b.test:8080', true],
+    ['b.test:8080', true],
+    ['b.test:8080', true],
     ['a.test', true],
+    ['[::1]:9', false],
     ['[::1]:9', false],
   ];
   for (const fw of fws) {

@@ -38,8 +38,8 @@ export interface HandlerOptions {
   entrypoint: string;
   /** What X-Forwarded-Proto says for requests arriving here. */
   proto: 'http' | 'https';
-  /** Peers whose forwarding headers are kept and appended to. */
-  trusted: BlockList;
+  /** Peers whose forwarding headers are kept and appended to (null: none). */
+  trusted: BlockList | null;
   accessLog: Logger | null;
   logger: Logger;
   metrics: EntrypointMetrics;
@@ -108,14 +108,14 @@ const kExchange = Symbol('gangplank.exchange');
 type PeerSocket = Socket & { [kPeer]?: Peer };
 type ExRes = ProxyResponse & { [kExchange]?: Exchange };
 
-export function peerOf(sock: Socket, trusted: BlockList): Peer {
+export function peerOf(sock: Socket, trusted: BlockList | null): Peer {
   const s = sock as PeerSocket;
   let p = s[kPeer];
   if (p === undefined) {
     let ip = sock.remoteAddress ?? '';
     if (ip.startsWith('::ffff:') && ip.includes('.')) ip = ip.slice(7);
     const fam = ip.includes(':') ? 'ipv6' : 'ipv4';
-    p = { ip, trusted: ip !== '' && trusted.check(ip, fam), localPort: String(sock.localPort ?? ''), lines: undefined };
+    p = { ip, trusted: trusted !== null && ip !== '' && trusted.check(ip, fam), localPort: String(sock.localPort ?? ''), lines: undefined };
     s[kPeer] = p;
   }
   return p;

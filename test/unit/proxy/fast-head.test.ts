@@ -228,10 +228,10 @@ test('parsePlainHead: request lines accepted exactly as the request-line grammar
   let accepted = 0;
   for (let k = 0; k < 20_000; k++) {
     let line: string;
-    if (rnd(2) === 0) {
-      // Mostly well-formed, with one piece swapped in somewhere.
+    if (rnd(4) !== 0) {
+      // Mostly well-formed, half of them with one piece swapped in somewhere.
       const parts = [['GET', 'PUT', 'DELETE', 'OPTIONS', 'HEAD'][rnd(5)]!, ' ', '/p' + pieces[rnd(pieces.length)], ' ', ['HTTP/1.1', 'HTTP/1.0', 'HTTP/1.2'][rnd(3)]!];
-      parts[rnd(parts.length)] = pieces[rnd(pieces.length)]!;
+      if (rnd(2) === 0) parts[rnd(parts.length)] = pieces[rnd(pieces.length)]!;
       line = parts.join('');
     } else {
       line = '';

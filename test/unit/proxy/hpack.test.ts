@@ -10,6 +10,7 @@ import http2 from 'node:http2';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { HpackDecoder, HpackEncoder, HpackError } from '../../../src/proxy/h2/hpack.js';
 import { h2frame } from '../../harness/h2frames.js';
+import { seededRandom } from '../../harness/random.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -219,11 +220,7 @@ test('Huffman: every byte value, and random strings, round-trip', () => {
     check('e'.repeat(b % 9) + c, undefined);
     check(c.repeat(3), 3 * RFC_LENGTHS[b]! <= 16); // Huffman only when it saves a byte
   }
-  let seed = 11;
-  const rnd = (n: number) => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
-  };
+  const rnd = seededRandom(11);
   for (let k = 0; k < 3000; k++) {
     const len = rnd(k % 10 === 0 ? 400 : 40);
     let s = '';
@@ -258,11 +255,7 @@ test('Huffman: EOS, long padding and padding that is not ones are errors', () =>
 // --- Encoder to decoder -------------------------------------------------------------------------
 
 test('encoder to decoder: random responses over many blocks, with evictions and size updates', () => {
-  let seed = 5;
-  const rnd = (n: number) => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
-  };
+  const rnd = seededRandom(5);
   const names = [
     'content-type', 'server', 'cache-control', 'vary', 'x-cache', 'x-powered-by', 'content-length', 'date', 'etag',
     'set-cookie', 'location', 'x-request-id', 'access-control-allow-origin', 'content-encoding', 'x-custom-', 'link',

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HostIndex, hostHash } from '../../../src/controllers/routes/hostindex.js';
+import { seededRandom } from '../../harness/random.js';
 
 function same<V>(entries: [string, V][], probes: string[]): void {
   const idx = new HostIndex(entries);
@@ -21,8 +22,7 @@ test('HostIndex: the same answers as a Map for 10,000 hosts, near misses and ran
     '', 'h', 'h1', 'h10000.bench.test', 'H1.bench.test', 'h1.bench.tes', 'h1.bench.testx', 'h1.bench.test.',
     'h1.bench.tesT', 'x1.bench.test', '\u0000', 'h1.bench.tes\u0174', 'h1\u0000bench.test', 'h1.bench.test'.repeat(200),
   ];
-  let seed = 7;
-  const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+  const rnd = seededRandom(7);
   const alphabet = 'h0123456789.bencht';
   for (let i = 0; i < 20_000; i++) {
     let s = '';

@@ -548,8 +548,10 @@ interface Together {
  * `rounds` runs of `roundS`: the kernel shares the CPU between them equally, so each one's req/s
  * is that share over its CPU cost per request, and whatever slows the machine during a round
  * slows all of them in the same instant. The ratio of their req/s is then the ratio of their CPU
- * costs per request, with the machine's drift taken out (two identical processes measured this
- * way differ by under 1.5% per round, against ±10% for rounds in turn). Each process's caches
+ * costs per request, with the machine's drift taken out (the same two processes measured this
+ * way move by under 1.5% from round to round, against ±10% for rounds in turn; two processes of
+ * one build can differ by up to 4% throughout, their heap layouts and JIT decisions being their
+ * own). Each process's caches
  * are disturbed by the others every few milliseconds, which costs the one with more memory to
  * touch more: the comparison errs against it.
  */
@@ -751,7 +753,8 @@ const ALTERNATED_NOTE =
   'within a minute falls on both alike. The tables above measure each system once, one after another; a system measured while the machine is slower ' +
   'loses there against one measured a minute earlier, its p99 most of all. The last row loads the 1-host and the 10,000-host process at the same ' +
   'time, both on the one CPU, each with its own wrk: the kernel gives each half of the CPU, so the ratio of their req/s is the ratio of their CPU ' +
-  'costs per request, with the drift taken out entirely (two identical processes measured so differ by under 1.5% per round); the cache ' +
+  'costs per request, with the drift taken out entirely (the same two processes measured so move by under 1.5% from round to round; two ' +
+  'processes of one build can differ by up to 4% throughout); the cache ' +
   'disturbance of sharing the CPU costs the 10,000-host process more, so that row errs against it.';
 
 function render(elapsedS: number): string {

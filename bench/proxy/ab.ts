@@ -9,6 +9,8 @@
  *   ... change, npm run build ...
  *   node --import tsx bench/proxy/ab.ts --a dist-a/cli/main.js --b dist/cli/main.js [--hosts 10000]
  *        [--processes 4] [--rounds 4] [--seconds 5] [--out FILE]
+ *   node --import tsx bench/proxy/ab.ts --a dist/cli/main.js --b dist/cli/main.js --b-flags='--single-threaded-gc'
+ *        (one build, Node flags on one side, given with '=': they go before the script)
  *
  * Every process serves the same manifests (--hosts Ingresses, Services and EndpointSlices to one
  * nginx backend) on CPU 0, one worker. A pair (one process of each build) is loaded at the same
@@ -47,6 +49,8 @@ const { values: opts } = parseArgs({
     processes: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '4' },
     seconds: { type: 'string', default: '5' },
+    'a-flags': { type: 'string', default: '' },
+    'b-flags': { type: 'string', default: '' },
     out: { type: 'string' },
   },
 });
@@ -64,6 +68,7 @@ function log(msg: string): void {
 async function main(): Promise<void> {
   if (!opts.a || !opts.b) throw new Error('usage: bench/proxy/ab.ts --a <build A>/cli/main.js --b <build B>/cli/main.js [--hosts N] [--processes K] [--rounds R] [--seconds S] [--out FILE]');
   const bins = { A: resolve(opts.a), B: resolve(opts.b) };
+  const nodeFlags = { A: opts['a-flags']!.split(' ').filter(Boolean), B: opts['b-flags']!.split(' ').filter(Boolean) };
   const nHosts = positive('hosts', opts.hosts);
   const k = positive('processes', opts.processes);
   const rounds = positive('rounds', opts.rounds);
@@ -99,11 +104,12 @@ async function main(): Promise<void> {
           adminPort: await freePort(),
           cpus: SUT_CPU,
           workers: 1,
+          nodeFlags: nodeFlags[side],
           extraArgs: ['--dns-port', '0'],
         });
         await checkServes(sut.httpPort, hosts[nHosts - 1]!, '/small', Buffer.byteLength(SMALL_BODY));
         procs[side].push(sut);
-        log(`started ${side}${i} (${bins[side]}), pid ${sut.pid}, ${nHosts} hosts`);
+        log(`started ${side}${i} (${[...nodeFlags[side], bins[side]].join(' ')}), pid ${sut.pid}, ${nHosts} hosts`);
       }
     }
     const load = (sut: Sut, s: number): Promise<LoadResult> => runWrk({ url: `http://127.0.0.1:${sut.httpPort}/small`, connections: 64, durationS: s, hosts, cpus: LOAD_CPU, workDir: work });
@@ -136,8 +142,8 @@ async function main(): Promise<void> {
     const report = [
       `## gangplank A/B — ${new Date().toISOString()}`,
       '',
-      `A: ${bins.A}`,
-      `B: ${bins.B}`,
+      `A: ${[...nodeFlags.A, bins.A].join(' ')}`,
+      `B: ${[...nodeFlags.B, bins.B].join(' ')}`,
       `${k} processes per build, ${nHosts} hosts each, pairs loaded at the same time on CPU ${SUT_CPU} (wrk -t1 -c64 each on CPU ${LOAD_CPU}, a random host per request), ${rounds} rounds of ${k} pairings of ${seconds} s after ${SETTLE_ROUNDS} rounds not counted`,
       `Command: \`node --import tsx bench/proxy/ab.ts ${process.argv.slice(2).join(' ')}\``,
       '',

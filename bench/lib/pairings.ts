@@ -8,6 +8,8 @@
  * meets every B process once, and each process's own offset weighs equally on the result.
  */
 
+import { median } from './stats.js';
+
 /** One pairing: the index of the A process and of the B process loaded together. */
 export interface Pairing {
   round: number;
@@ -59,9 +61,6 @@ export interface Summary {
 export function summarize(ms: readonly PairMeasurement[]): Summary {
   if (ms.length === 0) throw new Error('no pairings measured');
   const rs = ms.map(ratio);
-  const sorted = [...rs].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
   const mean = rs.reduce((s, x) => s + x, 0) / rs.length;
   const by = (side: 'a' | 'b') => {
     const k = Math.max(...ms.map((m) => m[side])) + 1;
@@ -76,7 +75,7 @@ export function summarize(ms: readonly PairMeasurement[]): Summary {
   const perA = by('a');
   const perB = by('b');
   const spread = Math.sqrt(sampleVariance(perA) / perA.length + sampleVariance(perB) / perB.length);
-  return { n: rs.length, mean, median, min: sorted[0]!, max: sorted[sorted.length - 1]!, spread, perA, perB };
+  return { n: rs.length, mean, median: median(rs), min: Math.min(...rs), max: Math.max(...rs), spread, perA, perB };
 }
 
 /** The sample variance (n - 1), 0 for fewer than two values. */

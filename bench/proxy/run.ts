@@ -551,9 +551,8 @@ interface Together {
  * costs per request, with the machine's drift taken out (the same two processes measured this
  * way move by under 1.5% from round to round, against ±10% for rounds in turn; two processes of
  * one build can differ by up to 4% throughout, their heap layouts and JIT decisions being their
- * own). Each process's caches
- * are disturbed by the others every few milliseconds, which costs the one with more memory to
- * touch more: the comparison errs against it.
+ * own). Each process's caches are disturbed by the others every few milliseconds, which costs
+ * the one with more memory to touch more: the comparison errs against it.
  */
 async function together(cs: readonly Contender[], rounds: number, roundS: number, what: string): Promise<Together> {
   await Promise.all(cs.map((c) => c.load(2)));

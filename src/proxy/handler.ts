@@ -10,6 +10,7 @@ import type { BlockList, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
+import type { HostIndex } from '../controllers/routes/hostindex.js';
 import type { Backend, Route, RouteTable, UpstreamEndpoint } from '../controllers/routes/types.js';
 import { cookieValue, type Balancer } from './balancer.js';
 import { isConnectFailure, statusForUpstreamError, upstreamErrorKind } from './errors.js';
@@ -26,7 +27,8 @@ import {
   type Forwarding,
   type RequestFacts,
 } from './headers.js';
-import type { EntrypointMetrics } from './metrics.js';
+import { HotHosts } from './hothosts.js';
+import { keyOf, type EntrypointMetrics } from './metrics.js';
 import { normalizeHost, parseTarget } from './normalize.js';
 import { H2Exchange } from './h2exchange.js';
 import type { H2Request } from './h2/stream.js';
@@ -142,32 +144,18 @@ export interface Routed {
   target: string;
   /** The request's authority as sent (absolute-form target, else Host header): what the backend gets as Host. */
   authority: string;
-  /** When the route is known to go straight to one endpoint (see ProxyHandler.direct): its pool and endpoint, else undefined. */
+  /**
+   * When the route is known to go straight to one endpoint (see ProxyHandler.direct): its pool,
+   * else undefined. The endpoint is then the backend's only one (`ep`, or undefined when the
+   * request was routed without reading the route).
+   */
   pool: H1Pool | undefined;
   ep: UpstreamEndpoint | undefined;
   /** With `pool`: the route's metrics row (EntrypointMetrics.rowOf), else -1. */
   row: number;
-}
-
-/**
- * What a handler derived from the root routes of one table (RouteTable.rootIndex), by root
- * number: the route, and for a route that goes straight to one endpoint and needs no other
- * decision here, its pool, endpoint and metrics row. A request for one of 10,000 hosts then reads
- * one entry of one array (the four fields side by side, usually one cache line) and never the
- * route object itself: measured with a 1-host and a 10,000-host process sharing one CPU and
- * loaded at the same time, reading the route object was about 3.5% of the 10,000-host process's
- * CPU; one array instead of three (pools, endpoints, rows) gave +1.9% (1.008-1.034 in 5 rounds).
- */
-class RootCache {
-  /** Per root number n: [4n] the route, [4n+1] its pool, [4n+2] its endpoint, [4n+3] its metrics row (pool undefined: not known to go straight). */
-  readonly entries: unknown[];
-  constructor(
-    readonly table: RouteTable,
-    readonly epoch: symbol,
-    n: number,
-  ) {
-    this.entries = new Array<unknown>(4 * n).fill(undefined);
-  }
+  /** With `pool`, for a root host: the handler's copy of the roots that remembered them and the host's slot there (a run counts there), else undefined and -1. */
+  hot: HotHosts | undefined;
+  at: number;
 }
 
 export class ProxyHandler {
@@ -175,7 +163,8 @@ export class ProxyHandler {
   /** Set by the data plane on the web entrypoint; consulted before routing. */
   acme: AcmeResponder | undefined;
   private readonly facts: RequestFacts = newFacts();
-  private roots: RootCache | undefined;
+  /** This handler's copy of the current table's root hosts (see HotHosts). */
+  private hot: HotHosts | undefined;
   readonly handle: (req: IncomingMessage, res: ProxyResponse) => void;
 
   constructor(readonly o: HandlerOptions) {
@@ -210,16 +199,20 @@ export class ProxyHandler {
     const table = this.table;
     if (table === undefined) return { status: 503, message: 'no routes loaded yet', close: false };
     const target = t.query === '' ? t.path : t.path + t.query;
-    const ri = table.rootIndex === undefined ? -1 : table.rootIndex(host);
-    let cache: RootCache | undefined;
-    if (ri >= 0) {
-      cache = this.rootCache(table);
-      const e = cache.entries;
-      const at = 4 * ri;
-      const pool = e[at + 1] as H1Pool | undefined;
-      if (pool !== undefined && !pool.closed) return { route: e[at] as Route, host, path: t.path, target, authority: hostRaw, pool, ep: e[at + 2] as UpstreamEndpoint, row: e[at + 3] as number };
+    // A root host (most hosts) whose route goes straight to one endpoint: the pool and metrics
+    // row remembered in its slot of the handler's copy, and nothing else read.
+    const roots = table.roots;
+    let hot: HotHosts | undefined;
+    let at = -1;
+    if (roots !== undefined) {
+      hot = this.hotFor(table, roots);
+      at = hot.slotOf(host);
+      if (at >= 0) {
+        const pool = hot.pool(at);
+        if (pool !== undefined && !pool.closed) return { route: hot.route(at), host, path: t.path, target, authority: hostRaw, pool, ep: undefined, row: hot.row(at), hot, at };
+      }
     }
-    const route = ri >= 0 ? table.rootAt!(ri) : table.match(host, t.path);
+    const route = at >= 0 ? hot!.route(at) : table.match(host, t.path);
     if (route === undefined) return { status: 404, message: `no route for ${host}${t.path}`, close: false };
     // traefik router.entrypoints: a route of another entrypoint does not exist here.
     if (route.entrypoints !== undefined && !route.entrypoints.includes(o.entrypoint)) return { status: 404, message: `no route for ${host}${t.path} on entrypoint ${o.entrypoint}`, close: false };
@@ -236,31 +229,33 @@ export class ProxyHandler {
       if (b.endpoints.length === 0) return { status: 503, message: `no ready endpoints for ${b.id}`, close: false };
     }
     const pool = this.direct(route);
-    if (pool === undefined) return { route, host, path: t.path, target, authority: hostRaw, pool: undefined, ep: undefined, row: -1 };
+    if (pool === undefined) return { route, host, path: t.path, target, authority: hostRaw, pool: undefined, ep: undefined, row: -1, hot: undefined, at: -1 };
     const row = o.metrics.rowOf(route, route.id);
     // Every check above passed on the route's fields and this handler's options alone, so the
     // next request for the host can skip them; except where the path decided (an ACME challenge
     // path is exempt from the ssl redirect).
-    if (cache !== undefined && !(route.sslRedirect === true && o.redirectPort !== undefined)) {
-      const e = cache.entries;
-      const at = 4 * ri;
-      e[at] = route;
-      e[at + 1] = pool;
-      e[at + 2] = route.upstreamEp;
-      e[at + 3] = row;
+    if (at >= 0 && !(route.sslRedirect === true && o.redirectPort !== undefined)) {
+      hot!.remember(at, pool, row);
+      return { route, host, path: t.path, target, authority: hostRaw, pool, ep: route.upstreamEp, row, hot, at };
     }
-    return { route, host, path: t.path, target, authority: hostRaw, pool, ep: route.upstreamEp, row };
+    return { route, host, path: t.path, target, authority: hostRaw, pool, ep: route.upstreamEp, row, hot: undefined, at: -1 };
   }
 
-  /** This handler's RootCache for `table`, new when the table or the metrics' rows changed. */
-  private rootCache(table: RouteTable): RootCache {
-    const epoch = this.o.metrics.rowsEpoch;
-    let c = this.roots;
-    if (c === undefined || c.table !== table || c.epoch !== epoch) {
-      c = new RootCache(table, epoch, table.rootCount ?? 0);
-      this.roots = c;
+  /** This handler's copy of `table`'s root hosts: a new one when the table changed or the metrics were reset. */
+  private hotFor(table: RouteTable, roots: HostIndex<Route>): HotHosts {
+    let h = this.hot;
+    if (h === undefined || h.table !== table || !h.live) {
+      h?.retire();
+      h = new HotHosts(table, roots, this.o.metrics);
+      this.hot = h;
     }
-    return c;
+    return h;
+  }
+
+  /** The handler serves no more requests (its entrypoint stopped): carries what its copy holds into the metrics. */
+  close(): void {
+    this.hot?.retire();
+    this.hot = undefined;
   }
 
   /**
@@ -316,7 +311,7 @@ export class ProxyHandler {
       // connection and host when they depend on nothing else).
       const lines = addedLinesAreThePeers(facts, peer.trusted) ? (peer.lines ??= new PeerLines(this.forwarding(peer, r))).lines(r.authority, facts.teTrailers) : addedRequestLines(facts, this.forwarding(peer, r), r.authority);
       const headers = lines === undefined ? upstreamRequestHeaders(req.rawHeaders, facts, this.forwarding(peer, r), r.authority) : passedRequestHeaders(req.rawHeaders, facts);
-      ex = new Exchange(this, req, res, r, r.ep!, headers, facts.hasBody, start, peer.ip);
+      ex = new Exchange(this, req, res, r, r.ep, headers, facts.hasBody, start, peer.ip);
       ex.pool = pool;
       ex.setLines(lines);
     } else {
@@ -467,7 +462,8 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
     private readonly req: IncomingMessage,
     private readonly res: ProxyResponse,
     private readonly r: Routed,
-    private ep: UpstreamEndpoint,
+    /** Undefined: the route's backend's only endpoint (read when needed, see endpoint). */
+    private ep: UpstreamEndpoint | undefined,
     private readonly headers: string[],
     private readonly hasBody: boolean,
     private readonly start: number,
@@ -488,6 +484,11 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
     this.rowsEpoch = m.rowsEpoch;
   }
 
+  /** The endpoint of this attempt. */
+  private endpoint(): UpstreamEndpoint {
+    return (this.ep ??= this.r.route.backend.endpoints[0]!);
+  }
+
   /** Header lines added after `headers` by gangplank's HTTP/1.1 client (H1Request.lines). */
   setLines(lines: string | undefined): void {
     this.opts.lines = lines;
@@ -502,8 +503,8 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
     }
     const b = this.r.route.backend;
     const pools = this.h.o.pools;
-    if (b.scheme === 'http') pools.h1(this.ep).dispatch(this.opts, this);
-    else pools.get(this.ep, b.scheme).dispatch(this.opts, this);
+    if (b.scheme === 'http') pools.h1(this.endpoint()).dispatch(this.opts, this);
+    else pools.get(this.endpoint(), b.scheme).dispatch(this.opts, this);
   }
 
   // --- undici handler (the raw, allocation-free variant of the dispatch API) ---
@@ -592,7 +593,8 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
     const kind = upstreamErrorKind(err);
     o.metrics.upstreamError(kind);
     const connectFailed = isConnectFailure(err);
-    if (connectFailed) o.balancer.markDown(this.ep.origin);
+    const ep = this.endpoint();
+    if (connectFailed) o.balancer.markDown(ep.origin);
     if (this.responded) {
       // Part of the response is already out: all we can do is cut it short.
       this.done = true;
@@ -605,10 +607,10 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
     const canRetry = connectFailed ? this.attempt === 0 : kind === 'reset' && this.attempt < 2;
     if (canRetry && !this.hasBody && IDEMPOTENT[this.opts.method] === 1) {
       const b = this.r.route.backend;
-      const next = o.balancer.pick(b, this.ep) ?? (connectFailed ? undefined : this.ep);
+      const next = o.balancer.pick(b, ep) ?? (connectFailed ? undefined : ep);
       if (next !== undefined) {
         this.attempt++;
-        if (next !== this.ep && !b.passHostHeader) replaceHost(this.headers, hostPort(next));
+        if (next !== ep && !b.passHostHeader) replaceHost(this.headers, hostPort(next));
         if (this.setCookie !== undefined) this.setCookie = stickyCookie(b, o.balancer.cookieValue(next.origin));
         this.ep = next;
         this.send();
@@ -632,7 +634,7 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
     }
     this.res.writeHead(status, hdrs);
     this.res.end(this.req.method === 'HEAD' ? undefined : body);
-    if (o.logger.isLevelEnabled('debug')) o.logger.debug({ err, backend: this.r.route.backend.id, upstream: this.ep.origin }, 'upstream request failed');
+    if (o.logger.isLevelEnabled('debug')) o.logger.debug({ err, backend: this.r.route.backend.id, upstream: ep.origin }, 'upstream request failed');
   }
 
   /** The client response closed: finished normally or the client went away. */
@@ -646,9 +648,12 @@ class Exchange implements Dispatcher.DispatchHandler, H1Handler {
     }
     this.resumeFn = undefined;
     const o = this.h.o;
-    o.metrics.countAt(this.row, this.rowsEpoch, this.r.route, this.status, this.opts.method, (performance.now() - this.start) / 1000);
+    const r = this.r;
+    const seconds = (performance.now() - this.start) / 1000;
+    const hot = r.hot;
+    if (hot === undefined || !hot.live || !hot.count(r.at, keyOf(this.status, this.opts.method), seconds)) o.metrics.countAt(this.row, this.rowsEpoch, r.route, this.status, this.opts.method, seconds);
     if (o.accessLog !== null) {
-      logAccess(o.accessLog, o.entrypoint, this.req, this.r.host, this.r.target, this.status, this.start, this.bytes, this.r.route.id, this.ep.origin, this.clientIp);
+      logAccess(o.accessLog, o.entrypoint, this.req, r.host, r.target, this.status, this.start, this.bytes, r.route.id, this.endpoint().origin, this.clientIp);
     }
   }
 

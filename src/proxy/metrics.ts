@@ -138,6 +138,10 @@ export class HotHistogram extends HotMetric<DurationSeries> {
   }
 }
 
+/** The first two bounds of the duration histogram: requests faster than these may be counted in runs (see PendingRuns). */
+export const FAST1 = 0.001;
+export const FAST5 = 0.005;
+
 export interface ProxyMetrics {
   /** The writer of each entrypoint (see entrypointMetrics). */
   entrypoints: Map<string, EntrypointMetrics>;
@@ -152,7 +156,7 @@ export function createProxyMetrics(registry: Registry): ProxyMetrics {
   return {
     entrypoints: new Map(),
     requests: new HotCounter('gangplank_requests_total', 'HTTP requests answered, by entrypoint, route, status code and method.').register(registry),
-    duration: new HotHistogram('gangplank_request_duration_seconds', 'Time from request received to response finished.', [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]).register(registry),
+    duration: new HotHistogram('gangplank_request_duration_seconds', 'Time from request received to response finished.', [FAST1, FAST5, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]).register(registry),
     upstreamErrors: new Counter({
       name: 'gangplank_upstream_errors_total',
       help: 'Failed attempts to reach a backend, by kind (connect, timeout, reset, tls, protocol, other).',
@@ -187,8 +191,24 @@ interface RouteLabels {
   readonly counts: Map<number, CountSeries>;
 }
 
+/**
+ * A writer that keeps runs of requests aside (the data plane's per-host slots, src/proxy/hothosts.ts)
+ * and carries them into rows with EntrypointMetrics.addRun.
+ */
+export interface PendingRuns {
+  /** Carry every run into its row now (before a scrape). */
+  flush(): void;
+  /** The rows were reset: forget the runs, and the row numbers they were kept for. */
+  drop(): void;
+}
+
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'];
 const METHOD_INDEX = new Map(METHODS.map((m, i) => [m, i + 1] as const));
+
+/** The key of a request's counter series in its route's row: status and method (0: any other method). */
+export function keyOf(code: number, method: string): number {
+  return code * 16 + (METHOD_INDEX.get(method) ?? 0);
+}
 
 /**
  * The one writer of an entrypoint's request metrics in this registry: a route's row and its
@@ -223,11 +243,16 @@ export class EntrypointMetrics {
   private slot = Symbol('gangplank.metrics');
   private rows: SeriesRows;
   private readonly stride: number;
+  /** Writers holding runs for rows of the current epoch (see hold). */
+  private readonly pending = new Set<PendingRuns>();
 
   constructor(readonly m: ProxyMetrics, readonly entrypoint: string) {
+    if (m.duration.bounds[0] !== FAST1 || m.duration.bounds[1] !== FAST5) throw new Error('EntrypointMetrics: the duration histogram must start with the FAST1 and FAST5 bounds');
     this.stride = LEAD + m.duration.stride;
     this.rows = new SeriesRows(this.stride, LEAD);
-    m.requests.beforeCollect.push(() => this.flushAll());
+    const flush = () => this.flushAll();
+    m.requests.beforeCollect.push(flush);
+    m.duration.beforeCollect.push(flush);
     const reset = () => this.reset();
     m.requests.afterReset.push(reset);
     m.duration.afterReset.push(reset);
@@ -235,6 +260,8 @@ export class EntrypointMetrics {
 
   /** Forgets every series (registry.resetMetrics): rows, label children, and the rows cached on routes. */
   private reset(): void {
+    for (const p of this.pending) p.drop();
+    this.pending.clear();
     this.slot = Symbol('gangplank.metrics');
     this.byRoute.clear();
     this.byRow.length = 0;
@@ -302,13 +329,43 @@ export class EntrypointMetrics {
     const cells = this.rows.cells;
     const base = row * this.stride;
     this.m.duration.observeAt(cells, base + LEAD, seconds);
-    const key = code * 16 + (METHOD_INDEX.get(method) ?? 0);
-    if (cells[base + KEY_AT] === key) cells[base + PENDING_AT]!++;
+    this.pend(row, keyOf(code, method), 1);
+  }
+
+  /** Adds `n` requests of counter key `key` to the row's pending count, carrying the pending ones of another key to their series first. */
+  private pend(row: number, key: number, n: number): void {
+    const cells = this.rows.cells;
+    const base = row * this.stride;
+    if (cells[base + KEY_AT] === key) cells[base + PENDING_AT]! += n;
     else {
       this.flush(row);
       cells[base + KEY_AT] = key;
-      cells[base + PENDING_AT] = 1;
+      cells[base + PENDING_AT] = n;
     }
+  }
+
+  /**
+   * Counts a run of requests of one key (keyOf) in a row of this epoch (rowOf, rowsEpoch):
+   * `fast1` of them took at most FAST1 seconds, `fast5` more at most FAST5, `seconds` in all.
+   * The writer that keeps runs registers with hold, so that they are carried before each scrape.
+   */
+  addRun(row: number, key: number, fast1: number, fast5: number, seconds: number): void {
+    const cells = this.rows.cells;
+    const h = row * this.stride + LEAD;
+    cells[h]! += seconds;
+    cells[h + 1]! += fast1;
+    cells[h + 2]! += fast5;
+    this.pend(row, key, fast1 + fast5);
+  }
+
+  /** Registers a writer that keeps runs for rows of the current epoch: flushed before each scrape, dropped on reset. */
+  hold(p: PendingRuns): void {
+    this.pending.add(p);
+  }
+
+  /** The writer keeps no more runs (it carried them all). */
+  release(p: PendingRuns): void {
+    this.pending.delete(p);
   }
 
   /** Adds a row's pending count to the counter series of its key. */
@@ -332,6 +389,7 @@ export class EntrypointMetrics {
   }
 
   private flushAll(): void {
+    for (const p of this.pending) p.flush();
     for (let row = 0; row < this.byRow.length; row++) this.flush(row);
   }
 

@@ -334,6 +334,7 @@ export class HttpProxy implements Component {
         clearInterval(sweep);
         clearTimeout(timer);
       }
+      this.handler.close();
       await this.pools.close();
     })();
     return this.stopped;

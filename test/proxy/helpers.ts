@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import type { Backend, Route, RouteTable, StickyCookie, UpstreamEndpoint, UpstreamScheme } from '../../src/controllers/routes/types.js';
+import { HostIndex } from '../../src/controllers/routes/hostindex.js';
 import { silentLogger } from '../../src/runtime/logger.js';
 import { createProxyMetrics } from '../../src/proxy/metrics.js';
 import { HttpProxy, type ProxyOptions } from '../../src/proxy/proxy.js';
@@ -25,31 +26,20 @@ export function route(host: string, path: string, b: Backend, sticky?: StickyCoo
 
 /**
  * A RouteTable matching exact hosts (or `''` = any) and element-wise path prefixes, longest first.
- * A host whose only route is Prefix `/` is a root (RouteTable.rootIndex), as in the compiled table,
+ * A host whose only route is Prefix `/` is a root (RouteTable.roots), as in the compiled table,
  * so the proxy tests take the data plane's root path for such hosts.
  */
 export class TestTable implements RouteTable {
   private static versions = 0;
   readonly version = ++TestTable.versions;
-  private readonly roots: Route[] = [];
-  private readonly rootByHost = new Map<string, number>();
+  readonly roots: HostIndex<Route>;
   constructor(private readonly rs: Route[]) {
+    const roots: [string, Route][] = [];
     for (const r of rs) {
       if (r.host === '' || r.path !== '/' || r.priority !== undefined) continue;
-      if (rs.filter((o) => o.host === r.host).length === 1) {
-        this.rootByHost.set(r.host, this.roots.length);
-        this.roots.push(r);
-      }
+      if (rs.filter((o) => o.host === r.host).length === 1) roots.push([r.host, r]);
     }
-  }
-  get rootCount(): number {
-    return this.roots.length;
-  }
-  rootIndex(host: string): number {
-    return this.rootByHost.get(host) ?? -1;
-  }
-  rootAt(i: number): Route {
-    return this.roots[i]!;
+    this.roots = new HostIndex(roots);
   }
   match(host: string, path: string): Route | undefined {
     let best: Route | undefined;

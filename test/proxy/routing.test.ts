@@ -104,6 +104,9 @@ describe('proxy routing and upstream behaviour', () => {
     assert.equal(await name('root.test'), 404);
     p.proxy.setTable(new TestTable([route('root.test', '/', backend('default/a:80', [endpoint(a.port)]))]));
     assert.equal(await name('root.test'), 'a');
+    assert.equal(await count(), 4, 'every request counted once through the table swaps');
+    await p.proxy.stop();
+    assert.equal(await count(), 4, 'and nothing more when the entrypoint stops');
   });
 
   test('the backend receives the normalized path, so dot segments cannot escape a route', async () => {

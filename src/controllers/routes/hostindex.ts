@@ -4,36 +4,55 @@
  *
  * A JavaScript Map costs a lookup a cache miss for the bucket, one for the entry and one for the
  * key string it compares (strings live anywhere in a heap of 100 MB with 10,000 hosts). Here each
- * key has a slot of 64 bytes in one typed array holding its hash, its value's index, its length
- * and its characters (up to 52, one byte each): a lookup reads one slot (open addressing, linear
- * probing, at most half full) and then the value. Keys longer than 52 characters, or with a
- * character above 255, are compared as strings.
+ * key has a slot in one typed array holding its hash, its value's index, its length and its
+ * characters (one byte each): a lookup reads one slot (open addressing, linear probing, at most
+ * half full) and then the value. Keys too long for the slot, or with a character above 255, are
+ * compared as strings.
+ *
+ * A copy made with withWords(n) gives its owner n words of each slot, between the key's length
+ * and its characters, where it keeps what it derived from the key's value (the data plane: the
+ * upstream pool and the request counts of a host, src/proxy/hothosts.ts); reading them costs a
+ * request nothing more than the lookup, whichever host it is for.
  */
 
-/** Int32s per slot: hash, value index + 1 (0: empty), key length (-1: compare the string), 13 words of characters. */
-const SLOT = 16;
-const INLINE = (SLOT - 3) * 4;
+/** Word offsets in a slot: hash, value index + 1 (0: empty), key length (-1: compare the string); then the owner's words, then the characters. */
+const HASH = 0;
+const VALUE = 1;
+const LENGTH = 2;
+/** Where the owner's words start in a slot (see withWords). */
+export const OWNER_AT = 3;
 
 export class HostIndex<V> {
-  private readonly slots: Int32Array;
+  /** The slots, `slotWords` Int32s each; an owner may write words OWNER_AT to OWNER_AT + ownerWords - 1 of a slot (see withWords). */
+  readonly slots: Int32Array;
+  /** Int32s per slot: 16 (64 bytes, one cache line) without owner words, else 32. */
+  readonly slotWords: number;
+  private readonly shift: number;
+  /** Where a slot's characters start. */
+  private readonly charsAt: number;
   private readonly mask: number;
+  private readonly keys: string[];
   private readonly values: V[];
   /** Keys not stored inline, by value index. */
   private readonly wide: (string | undefined)[];
 
-  /** `entries`: distinct keys (a duplicate is refused). */
-  constructor(entries: Iterable<readonly [string, V]>) {
-    const keys: string[] = [];
+  /** `entries`: distinct keys (a duplicate is refused); `ownerWords` (0 to 16): see withWords. */
+  constructor(entries: Iterable<readonly [string, V]>, readonly ownerWords = 0) {
+    if (!Number.isInteger(ownerWords) || ownerWords < 0 || ownerWords > 16) throw new Error(`HostIndex: ownerWords ${ownerWords} is not 0 to 16`);
+    const keys: string[] = (this.keys = []);
     this.values = [];
     this.wide = [];
     for (const [k, v] of entries) {
       keys.push(k);
       this.values.push(v);
     }
+    this.shift = ownerWords === 0 ? 4 : 5;
+    this.slotWords = 1 << this.shift;
+    this.charsAt = OWNER_AT + ownerWords;
     let size = 8;
     while (size < keys.length * 2) size *= 2;
     this.mask = size - 1;
-    const slots = (this.slots = new Int32Array(size * SLOT));
+    const slots = (this.slots = new Int32Array(size << this.shift));
     // Rebuilt with every new table (each change to the routes), so kept cheap: duplicates are
     // noticed while probing, and the characters written straight into the (zeroed) slot.
     for (let i = 0; i < keys.length; i++) {
@@ -41,33 +60,51 @@ export class HostIndex<V> {
       const h = hostHash(key);
       let s = h & this.mask;
       for (;;) {
-        const taken = slots[s * SLOT + 1]!;
+        const taken = slots[(s << this.shift) + VALUE]!;
         if (taken === 0) break;
-        if (slots[s * SLOT] === h && keys[taken - 1] === key) throw new Error(`HostIndex: duplicate key ${JSON.stringify(key)}`);
+        if (slots[s << this.shift] === h && keys[taken - 1] === key) throw new Error(`HostIndex: duplicate key ${JSON.stringify(key)}`);
         s = (s + 1) & this.mask;
       }
-      const at = s * SLOT;
-      slots[at] = h;
-      slots[at + 1] = i + 1;
+      const at = s << this.shift;
+      slots[at + HASH] = h;
+      slots[at + VALUE] = i + 1;
       if (!this.packInline(at, key)) {
-        slots.fill(0, at + 3, at + SLOT);
-        slots[at + 2] = -1;
+        slots.fill(0, at + this.charsAt, at + this.slotWords);
+        slots[at + LENGTH] = -1;
         this.wide[i] = key;
       }
     }
   }
 
+  /**
+   * The same entries in new slots of 32 words, of which `n` (1 to 16) are the caller's: words
+   * OWNER_AT to OWNER_AT + n - 1 of the slot slotOf gives, zero at first and never read by the
+   * index. Keys of up to (29 - n) * 4 characters stay inline.
+   */
+  withWords(n: number): HostIndex<V> {
+    if (n < 1) throw new Error('HostIndex.withWords: at least one word');
+    const keys = this.keys;
+    const values = this.values;
+    return new HostIndex(
+      (function* () {
+        for (let i = 0; i < keys.length; i++) yield [keys[i]!, values[i]!] as const;
+      })(),
+      n,
+    );
+  }
+
   /** Writes `key`'s length and characters into the slot at `at`; false when it cannot be stored inline. */
   private packInline(at: number, key: string): boolean {
     const n = key.length;
-    if (n > INLINE) return false;
+    if (n > (this.slotWords - this.charsAt) * 4) return false;
     const slots = this.slots;
+    const chars = at + this.charsAt;
     for (let j = 0; j < n; j++) {
       const c = key.charCodeAt(j);
       if (c > 255) return false;
-      slots[at + 3 + (j >> 2)]! |= c << (8 * (j & 3));
+      slots[chars + (j >> 2)]! |= c << (8 * (j & 3));
     }
-    slots[at + 2] = n;
+    slots[at + LENGTH] = n;
     return true;
   }
 
@@ -87,28 +124,39 @@ export class HostIndex<V> {
 
   /** The index of `key`'s value (0 to size - 1, in the order of the entries given), or -1. */
   indexOf(key: string): number {
+    const at = this.slotOf(key);
+    return at < 0 ? -1 : this.slots[at + VALUE]! - 1;
+  }
+
+  /** The value of the slot at `at` (from slotOf). */
+  valueOfSlot(at: number): V {
+    return this.values[this.slots[at + VALUE]! - 1]!;
+  }
+
+  /** Where `key`'s slot starts in `slots`, or -1. */
+  slotOf(key: string): number {
     const h = hostHash(key);
     const slots = this.slots;
     const n = key.length;
     let s = h & this.mask;
     for (;;) {
-      const at = s * SLOT;
-      const v = slots[at + 1]!;
+      const at = s << this.shift;
+      const v = slots[at + VALUE]!;
       if (v === 0) return -1;
-      if (slots[at] === h) {
-        const len = slots[at + 2]!;
+      if (slots[at + HASH] === h) {
+        const len = slots[at + LENGTH]!;
         if (len === -1) {
-          if (this.wide[v - 1] === key) return v - 1;
-        } else if (len === n && this.sameChars(at, key)) return v - 1;
+          if (this.wide[v - 1] === key) return at;
+        } else if (len === n && this.sameChars(at + this.charsAt, key)) return at;
       }
       s = (s + 1) & this.mask;
     }
   }
 
-  /** The inline characters at slot offset `at` against `key` (of the same length), four at a time. */
-  private sameChars(at: number, key: string): boolean {
+  /** The inline characters from `chars` against `key` (of the same length), four at a time. */
+  private sameChars(chars: number, key: string): boolean {
     const slots = this.slots;
-    for (let j = 0; j < key.length; j += 4) if (slots[at + 3 + (j >> 2)] !== word(key, j)) return false;
+    for (let j = 0; j < key.length; j += 4) if (slots[chars + (j >> 2)] !== word(key, j)) return false;
     return true;
   }
 }

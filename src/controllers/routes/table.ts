@@ -59,7 +59,7 @@ export class CompiledTable implements RouteTable {
    * request for one of 10,000 hosts then reads an index slot and the route, not also a map's
    * bucket, entry and key string and the host's HostRoutes (each a cache miss of its own).
    */
-  private readonly roots: HostIndex<Route>;
+  readonly roots: HostIndex<Route>;
 
   constructor(
     readonly version: number,
@@ -97,18 +97,6 @@ export class CompiledTable implements RouteTable {
       if (r) return r;
     }
     return this.fallback;
-  }
-
-  get rootCount(): number {
-    return this.roots.size;
-  }
-
-  rootIndex(host: string): number {
-    return this.roots.indexOf(host);
-  }
-
-  rootAt(i: number): Route {
-    return this.roots.valueAt(i);
   }
 
   routes(): Route[] {

@@ -3,6 +3,7 @@
  * Built by src/controllers/routes/compile.ts from the store; swapped atomically by the proxy.
  */
 import type { PathType } from '../../api/types.js';
+import type { HostIndex } from './hostindex.js';
 
 export type UpstreamScheme = 'http' | 'https' | 'h2c';
 
@@ -100,15 +101,12 @@ export interface RouteTable {
    */
   match(host: string, path: string): Route | undefined;
   /**
-   * The hosts whose only route is Prefix `/` (most hosts), numbered 0 to rootCount - 1 for the
-   * table's life: rootIndex gives a host's number (-1 for other hosts), rootAt its route, the one
-   * match would give for any path. The data plane keeps what it derived from such a route in
-   * arrays by this number (src/proxy/handler.ts), so a request for one of 10,000 hosts reads a
-   * compact array instead of the route object, which lies anywhere in a large heap.
+   * The hosts whose only route is Prefix `/` (most hosts), each with the route match would give
+   * for any path. The data plane keeps what it derived from such a route in the slots of its own
+   * copy of this index (HostIndex.withWords, src/proxy/hothosts.ts), so a request for one of
+   * 10,000 hosts reads one slot instead of the route object, which lies anywhere in a large heap.
    */
-  readonly rootCount?: number;
-  rootIndex?(host: string): number;
-  rootAt?(i: number): Route;
+  readonly roots?: HostIndex<Route>;
   /** Every route, for /api/routes and tests. */
   routes(): readonly Route[];
   /** TLS hosts and the Secrets that serve them. */

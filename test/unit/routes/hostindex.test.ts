@@ -5,15 +5,31 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HostIndex, hostHash } from '../../../src/controllers/routes/hostindex.js';
+import { HostIndex, OWNER_AT, hostHash } from '../../../src/controllers/routes/hostindex.js';
 import { seededRandom } from '../../harness/random.js';
 
+/** The index, and its copies with owner words (every owner word scribbled on), answer like a Map. */
 function same<V>(entries: [string, V][], probes: string[]): void {
-  const idx = new HostIndex(entries);
+  const plain = new HostIndex(entries);
   const map = new Map(entries);
-  assert.equal(idx.size, map.size);
-  for (const [k, v] of entries) assert.equal(idx.get(k), v, JSON.stringify(k));
-  for (const p of probes) assert.equal(idx.get(p), map.get(p), JSON.stringify(p.slice(0, 60)));
+  for (const idx of [plain, plain.withWords(1), scribbled(plain.withWords(8)), scribbled(plain.withWords(16))]) {
+    const what = `${idx.ownerWords} owner words`;
+    assert.equal(idx.size, map.size);
+    for (const [k, v] of entries) {
+      assert.equal(idx.get(k), v, `${what}: ${JSON.stringify(k)}`);
+      assert.equal(idx.valueOfSlot(idx.slotOf(k)), v, `${what}: valueOfSlot(slotOf(${JSON.stringify(k)}))`);
+    }
+    for (const p of probes) assert.equal(idx.get(p), map.get(p), `${what}: ${JSON.stringify(p.slice(0, 60))}`);
+  }
+}
+
+/** Fills every owner word of every slot with bits that look like hashes and characters. */
+function scribbled<V>(idx: HostIndex<V>): HostIndex<V> {
+  const rnd = seededRandom(idx.ownerWords);
+  for (let at = 0; at < idx.slots.length; at += idx.slotWords) {
+    for (let w = 0; w < idx.ownerWords; w++) idx.slots[at + OWNER_AT + w] = (rnd(0x10000) << 16) | rnd(0x10000);
+  }
+  return idx;
 }
 
 test('HostIndex: the same answers as a Map for 10,000 hosts, near misses and random strings', () => {
@@ -35,13 +51,15 @@ test('HostIndex: the same answers as a Map for 10,000 hosts, near misses and ran
 
 test('HostIndex: long, wide and latin1 keys, keys sharing a slot, the empty key', () => {
   const long = `${'a'.repeat(60)}.example.test`;
-  const at52 = `${'b'.repeat(47)}.test`; // exactly 52 characters: the longest stored inline
+  const at52 = `${'b'.repeat(47)}.test`; // exactly 52 characters: the longest stored inline without owner words
   assert.equal(at52.length, 52);
+  const at84 = `${'c'.repeat(79)}.test`; // the longest inline with 8 owner words
+  const at85 = `${at84}x`;
   // Keys that start in the same slot of a 16-slot table (the table for up to 8 keys).
   const crowd: string[] = [];
   for (let i = 0; crowd.length < 5; i++) if ((hostHash(`k${i}.test`) & 15) === (hostHash('k0.test') & 15)) crowd.push(`k${i}.test`);
-  const entries: [string, string][] = [[long, 'long'], [at52, '52'], ['\u00e9xample.test', 'latin1'], ['\u4f8b.test', 'wide'], ['', 'empty'], ...crowd.map((k) => [k, k] as [string, string])];
-  same(entries, [long.slice(0, -1), `${long}x`, at52.slice(0, -1), `${at52}x`, '\u4f8c.test', '\u00e8xample.test', 'k.test', 'a'.repeat(73), ' ']);
+  const entries: [string, string][] = [[long, 'long'], [at52, '52'], [at84, '84'], [at85, '85'], ['\u00e9xample.test', 'latin1'], ['\u4f8b.test', 'wide'], ['', 'empty'], ...crowd.map((k) => [k, k] as [string, string])];
+  same(entries, [long.slice(0, -1), `${long}x`, at52.slice(0, -1), `${at52}x`, at84.slice(1), `${at85}x`, '\u4f8c.test', '\u00e8xample.test', 'k.test', 'a'.repeat(73), ' ']);
   assert.equal(new HostIndex([]).get('a'), undefined, 'an empty index answers nothing');
 });
 
@@ -58,4 +76,29 @@ test('HostIndex: indexOf numbers the entries in the order given, valueAt reads t
   });
   for (const k of ['', 'h1000.example.test', 'H1.example.test', 'h1.example.test.']) assert.equal(idx.indexOf(k), -1, k);
   assert.equal(new HostIndex([]).indexOf('a'), -1);
+});
+
+test('HostIndex.withWords: the owner words start at zero, belong to one slot each and leave the lookups alone', () => {
+  const entries: [string, number][] = Array.from({ length: 3_000 }, (_, i) => [i % 3 === 0 ? `h${i}.a-rather-long-subdomain-name.example.test` : `h${i}.test`, i]);
+  const plain = new HostIndex(entries);
+  const idx = plain.withWords(7);
+  assert.equal(idx.slotWords, 32);
+  assert.equal(plain.slotWords, 16);
+  assert.ok(idx.slots.every((v, i) => (i % 32) - OWNER_AT < 0 || (i % 32) - OWNER_AT >= 7 || v === 0), 'owner words are zero');
+  const seen = new Set<number>();
+  for (const [k, v] of entries) {
+    const at = idx.slotOf(k);
+    assert.equal(at % 32, 0);
+    assert.ok(!seen.has(at), 'one slot per key');
+    seen.add(at);
+    for (let w = 0; w < 7; w++) idx.slots[at + OWNER_AT + w] = v * 7 + w;
+  }
+  for (const [k, v] of entries) {
+    const at = idx.slotOf(k);
+    assert.equal(idx.valueOfSlot(at), v);
+    for (let w = 0; w < 7; w++) assert.equal(idx.slots[at + OWNER_AT + w], v * 7 + w);
+  }
+  assert.equal(idx.slotOf('nope.test'), -1);
+  assert.throws(() => plain.withWords(0), /at least one word/);
+  assert.throws(() => new HostIndex([], 17), /ownerWords 17/);
 });

@@ -102,11 +102,11 @@ test('root hosts: exactly the exact hosts whose only route is Prefix /, numbered
     ingress('one', { ...cls, rules: [rule('root.example.com', [['/', 'Prefix', 'root']]), rule('two.example.com', [['/', 'Prefix', 'a'], ['/api', 'Prefix', 'b']])] }),
     ingress('other', { ...cls, rules: [rule('exact.example.com', [['/', 'Exact', 'e']]), rule('*.example.com', [['/', 'Prefix', 'w']]), rule(undefined, [['/', 'Prefix', 'any']])] }),
   ]);
-  assert.equal(table.rootCount, 1);
-  const i = table.rootIndex('root.example.com');
+  assert.equal(table.roots.size, 1);
+  const i = table.roots.indexOf('root.example.com');
   assert.equal(i, 0);
-  for (const path of ['/', '/x/y', '/api']) assert.equal(table.rootAt(i), table.match('root.example.com', path));
-  for (const h of ['two.example.com', 'exact.example.com', '*.example.com', 'x.example.com', '', 'ROOT.example.com']) assert.equal(table.rootIndex(h), -1, h);
+  for (const path of ['/', '/x/y', '/api']) assert.equal(table.roots.valueAt(i), table.match('root.example.com', path));
+  for (const h of ['two.example.com', 'exact.example.com', '*.example.com', 'x.example.com', '', 'ROOT.example.com']) assert.equal(table.roots.indexOf(h), -1, h);
 });
 
 test('a host whose paths do not match falls through to the wildcard, then host-less rules, then the default backend', () => {

@@ -320,6 +320,10 @@ const TE_LINE = '\r\nte: trailers\r\n';
 export class PeerLines {
   private readonly before: string | undefined;
   private readonly after: string;
+  /** What goes between the host in Host and in X-Forwarded-Host, without and with TE: trailers, and what follows the second: flat strings, so a new host's lines are five pieces. */
+  private readonly mid: string;
+  private readonly midTe: string;
+  private readonly tail: string;
   private lastHost = '';
   private lastTe = false;
   private last: string | undefined;
@@ -329,6 +333,9 @@ export class PeerLines {
     const ok = !hasLineBreak(fw.clientIp) && !hasLineBreak(fw.proto) && !hasLineBreak(fw.port);
     this.before = ok ? `x-forwarded-for: ${fw.clientIp}\r\nx-forwarded-proto: ${fw.proto}\r\n` : undefined;
     this.after = `x-forwarded-port: ${fw.port}\r\nx-real-ip: ${fw.clientIp}\r\n`;
+    this.mid = ['\r\n', this.before, 'x-forwarded-host: '].join('');
+    this.midTe = [TE_LINE, this.before, 'x-forwarded-host: '].join('');
+    this.tail = ['\r\n', this.after].join('');
   }
 
   /** The lines for a request to `host`, with TE: trailers when `te`; undefined when a value would break its line. */
@@ -336,7 +343,7 @@ export class PeerLines {
     if (this.last !== undefined && host === this.lastHost && te === this.lastTe) {
       if (!this.lastFlat) {
         this.lastFlat = true;
-        this.last = ['host: ', host, te ? TE_LINE : '\r\n', this.before, 'x-forwarded-host: ', host, '\r\n', this.after].join('');
+        this.last = ['host: ', host, te ? this.midTe : this.mid, host, this.tail].join('');
       }
       return this.last;
     }
@@ -344,7 +351,7 @@ export class PeerLines {
     this.lastHost = host;
     this.lastTe = te;
     this.lastFlat = false;
-    this.last = 'host: ' + host + (te ? TE_LINE : '\r\n') + this.before + 'x-forwarded-host: ' + host + '\r\n' + this.after;
+    this.last = 'host: ' + host + (te ? this.midTe : this.mid) + host + this.tail;
     return this.last;
   }
 }

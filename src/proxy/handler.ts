@@ -246,7 +246,7 @@ export class ProxyHandler {
     let h = this.hot;
     if (h === undefined || h.table !== table || !h.live) {
       h?.retire();
-      h = new HotHosts(table, roots, this.o.metrics);
+      h = new HotHosts(table, roots, this.o.metrics, h);
       this.hot = h;
     }
     return h;

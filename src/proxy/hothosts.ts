@@ -53,12 +53,15 @@ export class HotHosts implements PendingRuns {
   /** Slots with a run since the last flush. */
   private touched: number[] = [];
 
+  /** `previous`: the handler's copy before this one, retired: its slots are reused when of the size needed. */
   constructor(
     readonly table: RouteTable,
     roots: HostIndex<Route>,
     private readonly metrics: EntrypointMetrics,
+    previous?: HotHosts,
   ) {
-    this.index = roots.withWords(WORDS);
+    if (previous?.live) throw new Error('HotHosts: the previous copy is still live');
+    this.index = roots.withWords(WORDS, previous?.slots);
     this.slots = this.index.slots;
     this.sums = new Float64Array(this.slots.buffer, this.slots.byteOffset, this.slots.length >> 1);
     metrics.hold(this);

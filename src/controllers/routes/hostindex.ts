@@ -36,8 +36,8 @@ export class HostIndex<V> {
   /** Keys not stored inline, by value index. */
   private readonly wide: (string | undefined)[];
 
-  /** `entries`: distinct keys (a duplicate is refused); `ownerWords` (0 to 16): see withWords. */
-  constructor(entries: Iterable<readonly [string, V]>, readonly ownerWords = 0) {
+  /** `entries`: distinct keys (a duplicate is refused); `ownerWords` (0 to 16): see withWords; `minSlots`: a power of two; `reuse`: see withWords. */
+  constructor(entries: Iterable<readonly [string, V]>, readonly ownerWords = 0, minSlots = 8, reuse?: Int32Array) {
     if (!Number.isInteger(ownerWords) || ownerWords < 0 || ownerWords > 16) throw new Error(`HostIndex: ownerWords ${ownerWords} is not 0 to 16`);
     const keys: string[] = (this.keys = []);
     this.values = [];
@@ -49,10 +49,11 @@ export class HostIndex<V> {
     this.shift = ownerWords === 0 ? 4 : 5;
     this.slotWords = 1 << this.shift;
     this.charsAt = OWNER_AT + ownerWords;
-    let size = 8;
+    let size = minSlots;
     while (size < keys.length * 2) size *= 2;
     this.mask = size - 1;
-    const slots = (this.slots = new Int32Array(size << this.shift));
+    const words = size << this.shift;
+    const slots = (this.slots = reuse !== undefined && reuse.length === words ? reuse.fill(0) : new Int32Array(words));
     // Rebuilt with every new table (each change to the routes), so kept cheap: duplicates are
     // noticed while probing, and the characters written straight into the (zeroed) slot.
     for (let i = 0; i < keys.length; i++) {
@@ -79,18 +80,32 @@ export class HostIndex<V> {
   /**
    * The same entries in new slots of 32 words, of which `n` (1 to 16) are the caller's: words
    * OWNER_AT to OWNER_AT + n - 1 of the slot slotOf gives, zero at first and never read by the
-   * index. Keys of up to (29 - n) * 4 characters stay inline.
+   * index. Keys of up to (29 - n) * 4 characters stay inline. `reuse`: the slots of an earlier
+   * copy nobody reads any more, taken (zeroed) when of the size needed: a new table then costs
+   * no allocation of megabytes and their first-touch page faults.
    */
-  withWords(n: number): HostIndex<V> {
+  withWords(n: number, reuse?: Int32Array): HostIndex<V> {
     if (n < 1) throw new Error('HostIndex.withWords: at least one word');
-    const keys = this.keys;
-    const values = this.values;
-    return new HostIndex(
-      (function* () {
-        for (let i = 0; i < keys.length; i++) yield [keys[i]!, values[i]!] as const;
-      })(),
-      n,
-    );
+    // The copy has this index's slot count, so each key keeps its slot number: the slots are
+    // copied, not rebuilt (made on a request's path when the table changes).
+    const copy = new HostIndex<V>([], n, this.mask + 1, reuse);
+    for (const k of this.keys) copy.keys.push(k);
+    for (const v of this.values) copy.values.push(v);
+    const from = this.slots;
+    const to = copy.slots;
+    for (let s = 0; s <= this.mask; s++) {
+      const a = s << this.shift;
+      if (from[a + VALUE] === 0) continue;
+      const b = s << copy.shift;
+      to[b + HASH] = from[a + HASH]!;
+      to[b + VALUE] = from[a + VALUE]!;
+      const len = from[a + LENGTH]!;
+      to[b + LENGTH] = len;
+      // Every key inline here fits there: the copy's slots hold at least as many characters.
+      if (len > 0) for (let w = 0; w < (len + 3) >> 2; w++) to[b + copy.charsAt + w] = from[a + this.charsAt + w]!;
+      else if (len === -1) copy.wide[from[a + VALUE]! - 1] = this.wide[from[a + VALUE]! - 1];
+    }
+    return copy;
   }
 
   /** Writes `key`'s length and characters into the slot at `at`; false when it cannot be stored inline. */

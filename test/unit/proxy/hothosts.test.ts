@@ -89,7 +89,9 @@ test('HotHosts: runs counted in the slots read like counting every request in it
       // A new table: the old copy carries its runs and counts no more; the new one starts empty.
       hot.retire();
       assert.equal(hot.live, false);
-      hot = new HotHosts({ roots } as never, roots, ours.e);
+      const old = hot;
+      hot = new HotHosts({ roots } as never, roots, ours.e, old);
+      assert.equal(Reflect.get(hot, 'slots'), Reflect.get(old, 'slots'), 'the retired copy\'s slots reused');
     }
   }
   assert.ok(slow > 5_000 && slow < 20_000, `some requests too slow for a run: ${slow}`);
@@ -139,6 +141,7 @@ test('HotHosts: a metrics reset drops the runs and the copy; a scrape only flush
   assert.equal(hot.live, false, 'dropped: requests count in their rows (which find the new ones)');
   assert.doesNotMatch(await ours.registry.metrics(), /gangplank_requests_total\{/);
   hot.retire(); // a dropped copy carries nothing
+  assert.throws(() => new HotHosts({ roots: undefined } as never, new HostIndex([]), ours.e, new HotHosts({} as never, new HostIndex([]), ours.e)), /still live/);
   assert.doesNotMatch(await ours.registry.metrics(), /gangplank_requests_total\{/);
   await p.close();
 });

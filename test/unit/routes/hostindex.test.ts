@@ -102,3 +102,18 @@ test('HostIndex.withWords: the owner words start at zero, belong to one slot eac
   assert.throws(() => plain.withWords(0), /at least one word/);
   assert.throws(() => new HostIndex([], 17), /ownerWords 17/);
 });
+
+test('HostIndex.withWords: reuses the slots given when they are of the size needed, zeroed', () => {
+  const a = new HostIndex(Array.from({ length: 500 }, (_, i) => [`a${i}.test`, i] as const));
+  const b = new HostIndex(Array.from({ length: 400 }, (_, i) => [`b${i}.example.test`, -i] as const));
+  const first = a.withWords(8);
+  first.slots.fill(-1); // scribbled all over, hash, value and character words included
+  const second = b.withWords(8, first.slots);
+  assert.equal(second.slots, first.slots, 'same size (1,024 slots): reused');
+  for (let i = 0; i < 400; i++) assert.equal(second.get(`b${i}.example.test`), -i);
+  for (const k of ['a1.test', 'b400.example.test', '']) assert.equal(second.get(k), undefined, k);
+  assert.equal(second.slots.filter((v) => v === -1).length, 0, 'zeroed first');
+  const small = new HostIndex([['c.test', 1] as const]).withWords(8, second.slots);
+  assert.notEqual(small.slots, second.slots, 'another size: a new array');
+  assert.equal(small.get('c.test'), 1);
+});

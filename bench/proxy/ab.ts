@@ -11,12 +11,18 @@
  *        [--processes 4] [--rounds 4] [--seconds 5] [--out FILE]
  *   node --import tsx bench/proxy/ab.ts --a dist/cli/main.js --b dist/cli/main.js --b-flags='--single-threaded-gc'
  *        (one build, Node flags on one side, given with '=': they go before the script)
+ *   node --import tsx bench/proxy/ab.ts --a dist/cli/main.js --b dist/cli/main.js --a-hosts 1 --b-hosts 10000 --alternate
+ *        (the 10,000-host target with four processes a side: one build, two table sizes, each
+ *        process loaded alone in turn as bench:proxy's alternated comparison does)
  *
- * Every process serves the same manifests (--hosts Ingresses, Services and EndpointSlices to one
- * nginx backend) on CPU 0, one worker. A pair (one process of each build) is loaded at the same
- * time by two wrk on CPU 1 (64 connections each, a random host per request): the kernel shares
- * CPU 0 between the two, so B's requests per CPU second over A's is the ratio of their costs per
- * request with the machine's drift taken out. Processes of one build differ by up to 4-6% for
+ * Every process of a side serves the same manifests (--hosts, or --a-hosts / --b-hosts,
+ * Ingresses, Services and EndpointSlices to one nginx backend) on CPU 0, one worker. A pair (one
+ * process of each side) is loaded at the same time by two wrk on CPU 1 (64 connections each, a
+ * random host per request): the kernel shares CPU 0 between the two, so B's requests per CPU
+ * second over A's is the ratio of their costs per request with the machine's drift taken out.
+ * With --alternate the two are loaded one after the other instead (each alone on CPU 0, the order
+ * flipped every round): no cache shared between them while measured, the drift of the seconds
+ * between them left in. Processes of one build differ by up to 4-6% for
  * their whole life, so each A process is paired with each B process (bench/lib/pairings.ts) and
  * the result is the mean over all pairings, its standard error from the spread of the processes'
  * own means, and each of those means to show the offsets.
@@ -46,6 +52,9 @@ const { values: opts } = parseArgs({
     a: { type: 'string' },
     b: { type: 'string' },
     hosts: { type: 'string', default: '10000' },
+    'a-hosts': { type: 'string' },
+    'b-hosts': { type: 'string' },
+    alternate: { type: 'boolean', default: false },
     processes: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '4' },
     seconds: { type: 'string', default: '5' },
@@ -66,10 +75,11 @@ function log(msg: string): void {
 }
 
 async function main(): Promise<void> {
-  if (!opts.a || !opts.b) throw new Error('usage: bench/proxy/ab.ts --a <build A>/cli/main.js --b <build B>/cli/main.js [--hosts N] [--processes K] [--rounds R] [--seconds S] [--out FILE]');
+  if (!opts.a || !opts.b) throw new Error('usage: bench/proxy/ab.ts --a <build A>/cli/main.js --b <build B>/cli/main.js [--hosts N | --a-hosts N --b-hosts M] [--alternate] [--processes K] [--rounds R] [--seconds S] [--out FILE]');
   const bins = { A: resolve(opts.a), B: resolve(opts.b) };
   const nodeFlags = { A: opts['a-flags']!.split(' ').filter(Boolean), B: opts['b-flags']!.split(' ').filter(Boolean) };
-  const nHosts = positive('hosts', opts.hosts);
+  const nHosts = { A: positive('a-hosts', opts['a-hosts'] ?? opts.hosts), B: positive('b-hosts', opts['b-hosts'] ?? opts.hosts) };
+  const alternate = opts.alternate === true;
   const k = positive('processes', opts.processes);
   const rounds = positive('rounds', opts.rounds);
   const seconds = positive('seconds', opts.seconds);
@@ -87,9 +97,9 @@ async function main(): Promise<void> {
     const cert = makeCert(work);
     const bp = { http: await freePort(), tls: await freePort() };
     await startNginx('backend', join(work, 'backend'), nginxBackendConf({ dir: join(work, 'backend'), httpPort: bp.http, tlsPort: bp.tls, cert }), LOAD_CPU, async () => (await httpGet(bp.http, 'bench.test', '/small')).status === 200);
-    const hosts = hostNames(nHosts);
-    const manifests = join(work, 'manifests');
-    await writeLayout({ dir: manifests, hosts, backendPort: bp.http });
+    const hosts = { A: hostNames(nHosts.A), B: hostNames(nHosts.B) };
+    const manifests = { A: join(work, 'manifests-A'), B: join(work, 'manifests-B') };
+    for (const side of ['A', 'B'] as const) await writeLayout({ dir: manifests[side], hosts: hosts[side], backendPort: bp.http });
 
     // Started in turn (A0, B0, A1, B1, ...), so that whatever the start order does falls on both.
     const procs: Record<'A' | 'B', Sut[]> = { A: [], B: [] };
@@ -97,7 +107,7 @@ async function main(): Promise<void> {
       for (const side of ['A', 'B'] as const) {
         const sut = await startGangplank(`${side}${i}`, {
           bin: bins[side],
-          manifests,
+          manifests: manifests[side],
           stateDir: join(work, `state-${side}${i}`),
           httpPort: await freePort(),
           httpsPort: await freePort(),
@@ -107,19 +117,28 @@ async function main(): Promise<void> {
           nodeFlags: nodeFlags[side],
           extraArgs: ['--dns-port', '0'],
         });
-        await checkServes(sut.httpPort, hosts[nHosts - 1]!, '/small', Buffer.byteLength(SMALL_BODY));
+        await checkServes(sut.httpPort, hosts[side][nHosts[side] - 1]!, '/small', Buffer.byteLength(SMALL_BODY));
         procs[side].push(sut);
-        log(`started ${side}${i} (${[...nodeFlags[side], bins[side]].join(' ')}), pid ${sut.pid}, ${nHosts} hosts`);
+        log(`started ${side}${i} (${[...nodeFlags[side], bins[side]].join(' ')}), pid ${sut.pid}, ${nHosts[side]} hosts`);
       }
     }
-    const load = (sut: Sut, s: number): Promise<LoadResult> => runWrk({ url: `http://127.0.0.1:${sut.httpPort}/small`, connections: 64, durationS: s, hosts, cpus: LOAD_CPU, workDir: work });
-    for (const sut of [...procs.A, ...procs.B]) await load(sut, JIT_WARMUP_S);
+    const load = (side: 'A' | 'B', sut: Sut, s: number): Promise<LoadResult> => runWrk({ url: `http://127.0.0.1:${sut.httpPort}/small`, connections: 64, durationS: s, hosts: hosts[side], cpus: LOAD_CPU, workDir: work });
+    for (const side of ['A', 'B'] as const) for (const sut of procs[side]) await load(side, sut, JIT_WARMUP_S);
 
     const measure = async (p: { round: number; a: number; b: number }): Promise<PairMeasurement> => {
       const a = procs.A[p.a]!;
       const b = procs.B[p.b]!;
       const before = [treeCpuSeconds(a.pid), treeCpuSeconds(b.pid)];
-      const [ra, rb] = await Promise.all([load(a, seconds), load(b, seconds)]);
+      let ra: LoadResult;
+      let rb: LoadResult;
+      if (!alternate) [ra, rb] = await Promise.all([load('A', a, seconds), load('B', b, seconds)]);
+      else if (p.round % 2 === 0) {
+        ra = await load('A', a, seconds);
+        rb = await load('B', b, seconds);
+      } else {
+        rb = await load('B', b, seconds);
+        ra = await load('A', a, seconds);
+      }
       const cpuA = treeCpuSeconds(a.pid) - before[0]!;
       const cpuB = treeCpuSeconds(b.pid) - before[1]!;
       for (const [name, r] of [[a.name, ra], [b.name, rb]] as const) if (r.errors) throw new Error(`${name}: ${r.errors} errors (${r.note ?? ''})`);
@@ -144,7 +163,7 @@ async function main(): Promise<void> {
       '',
       `A: ${[...nodeFlags.A, bins.A].join(' ')}`,
       `B: ${[...nodeFlags.B, bins.B].join(' ')}`,
-      `${k} processes per build, ${nHosts} hosts each, pairs loaded at the same time on CPU ${SUT_CPU} (wrk -t1 -c64 each on CPU ${LOAD_CPU}, a random host per request), ${rounds} rounds of ${k} pairings of ${seconds} s after ${SETTLE_ROUNDS} rounds not counted`,
+      `${k} processes a side, ${nHosts.A === nHosts.B ? `${nHosts.A} hosts each` : `A with ${nHosts.A} host${nHosts.A === 1 ? "" : "s"}, B with ${nHosts.B}`}, pairs loaded ${alternate ? 'one after the other (order flipped every round), each alone' : 'at the same time'} on CPU ${SUT_CPU} (wrk -t1 -c64 each on CPU ${LOAD_CPU}, a random host per request), ${rounds} rounds of ${k} pairings of ${seconds} s after ${SETTLE_ROUNDS} rounds not counted`,
       `Command: \`node --import tsx bench/proxy/ab.ts ${process.argv.slice(2).join(' ')}\``,
       '',
       `B's requests per CPU second over A's: mean ${f(s.mean)}, standard error ${s.spread.toFixed(3)} (from the processes' own means), median ${f(s.median)}, pairings ${f(s.min)} to ${f(s.max)} (${s.n})`,

@@ -165,6 +165,8 @@ export class ProxyHandler {
   private readonly facts: RequestFacts = newFacts();
   /** This handler's copy of the current table's root hosts (see HotHosts). */
   private hot: HotHosts | undefined;
+  /** Set by close: a request still routed after it makes no copy (routes from the table). */
+  private closed = false;
   readonly handle: (req: IncomingMessage, res: ProxyResponse) => void;
 
   constructor(readonly o: HandlerOptions) {
@@ -204,7 +206,7 @@ export class ProxyHandler {
     const roots = table.roots;
     let hot: HotHosts | undefined;
     let at = -1;
-    if (roots !== undefined) {
+    if (roots !== undefined && !this.closed) {
       hot = this.hotFor(table, roots);
       at = hot.slotOf(host);
       if (at >= 0) {
@@ -254,6 +256,7 @@ export class ProxyHandler {
 
   /** The handler serves no more requests (its entrypoint stopped): carries what its copy holds into the metrics. */
   close(): void {
+    this.closed = true;
     this.hot?.retire();
     this.hot = undefined;
   }

@@ -4,17 +4,19 @@
  * map. The cache belongs to one pool registry and never hands out a closed pool.
  */
 import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
 import { BlockList } from 'node:net';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import type { Backend, Route } from '../../../src/controllers/routes/types.js';
 import { Balancer } from '../../../src/proxy/balancer.js';
 import { H1Pool } from '../../../src/proxy/h1client.js';
-import { ProxyHandler } from '../../../src/proxy/handler.js';
+import { ProxyHandler, type Routed } from '../../../src/proxy/handler.js';
+import { newFacts } from '../../../src/proxy/headers.js';
 import { createProxyMetrics, entrypointMetrics } from '../../../src/proxy/metrics.js';
 import { UpstreamPools } from '../../../src/proxy/upstream.js';
 import { silentLogger } from '../../../src/runtime/logger.js';
-import { backend, endpoint } from '../../proxy/helpers.js';
+import { backend, endpoint, TestTable } from '../../proxy/helpers.js';
 
 function handler(pools: UpstreamPools): ProxyHandler {
   return new ProxyHandler({
@@ -101,5 +103,32 @@ test('direct: a closed pool is never handed out; the endpoint gets a new one', a
   assert.notEqual(second, first);
   assert.equal(second.closed, false);
   assert.equal(r.upstreamPool, second);
+  await pools.close();
+});
+
+test('route: a root host is remembered in the handler\'s copy (pool and row, no endpoint read); after close, routed from the table with no copy made', async () => {
+  const pools = newPools();
+  const h = handler(pools);
+  const r = routeTo(backend('default/a:80', [endpoint(18001)]));
+  h.table = new TestTable([r]);
+  // The fields of a request that routing reads (what Node's parser and the fast path fill in).
+  const req = { rawHeaders: ['Host', 'a.test'], url: '/x?y=1', method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1 } as unknown as IncomingMessage;
+  const first = h.route(req, newFacts()) as Routed;
+  assert.equal(first.route, r);
+  assert.equal(first.ep, r.backend.endpoints[0], 'the first request read the route');
+  assert.ok(first.hot !== undefined && first.at >= 0);
+  const second = h.route(req, newFacts()) as Routed;
+  assert.equal(second.route, r);
+  assert.equal(second.pool, first.pool);
+  assert.equal(second.row, first.row);
+  assert.equal(second.ep, undefined, 'the second came from the slot');
+  assert.equal(second.hot, first.hot);
+  h.close();
+  assert.equal(first.hot.live, false);
+  const late = h.route(req, newFacts()) as Routed;
+  assert.equal(late.route, r);
+  assert.equal(late.pool, first.pool);
+  assert.equal(late.hot, undefined, 'no copy after close');
+  assert.equal(Reflect.get(h, 'hot'), undefined);
   await pools.close();
 });

@@ -10,7 +10,6 @@ import type { BlockList, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
-import type { HostIndex } from '../controllers/routes/hostindex.js';
 import type { Backend, Route, RouteTable, UpstreamEndpoint } from '../controllers/routes/types.js';
 import { cookieValue, type Balancer } from './balancer.js';
 import { isConnectFailure, statusForUpstreamError, upstreamErrorKind } from './errors.js';
@@ -54,7 +53,17 @@ export interface HandlerOptions {
    * name (the client reused a connection it should not have): answered 421.
    */
   misdirected?: (req: IncomingMessage, host: string) => boolean;
+  /** How long a new table serves before the handler makes its copy of the hosts (see hotFor); default HOT_DELAY_MS. */
+  hotDelayMs?: number;
 }
+
+/**
+ * A new route table serves this long from the table itself before the handler copies its hosts
+ * (HotHosts): tables come in bursts (a rollout changes EndpointSlices many times a second), and a
+ * copy (1-3 ms at 10,000 hosts, more while its code is cold) made for each of them would be work
+ * thrown away, paid by the first request after each change.
+ */
+export const HOT_DELAY_MS = 100;
 
 /**
  * What ProxyHandler and its exchanges use of a response. Node's ProxyResponse has it, and so do
@@ -167,6 +176,8 @@ export class ProxyHandler {
   private hot: HotHosts | undefined;
   /** Set by close: a request still routed after it makes no copy (routes from the table). */
   private closed = false;
+  /** When the next copy is made (see hotFor). */
+  private hotTimer: NodeJS.Timeout | undefined;
   readonly handle: (req: IncomingMessage, res: ProxyResponse) => void;
 
   constructor(readonly o: HandlerOptions) {
@@ -203,11 +214,9 @@ export class ProxyHandler {
     const target = t.query === '' ? t.path : t.path + t.query;
     // A root host (most hosts) whose route goes straight to one endpoint: the pool and metrics
     // row remembered in its slot of the handler's copy, and nothing else read.
-    const roots = table.roots;
-    let hot: HotHosts | undefined;
+    const hot = table.roots === undefined ? undefined : this.hotFor(table);
     let at = -1;
-    if (roots !== undefined && !this.closed) {
-      hot = this.hotFor(table, roots);
+    if (hot !== undefined) {
       at = hot.slotOf(host);
       if (at >= 0) {
         const pool = hot.pool(at);
@@ -243,20 +252,35 @@ export class ProxyHandler {
     return { route, host, path: t.path, target, authority: hostRaw, pool, ep: route.upstreamEp, row, hot: undefined, at: -1 };
   }
 
-  /** This handler's copy of `table`'s root hosts: a new one when the table changed or the metrics were reset. */
-  private hotFor(table: RouteTable, roots: HostIndex<Route>): HotHosts {
-    let h = this.hot;
-    if (h === undefined || h.table !== table || !h.live) {
-      h?.retire();
-      h = new HotHosts(table, roots, this.o.metrics, h);
-      this.hot = h;
-    }
-    return h;
+  /**
+   * This handler's copy of `table`'s root hosts, or undefined while there is none for it: after a
+   * table change or a metrics reset the old copy stops counting, and the new one is made
+   * HOT_DELAY_MS later (with the old one's runs carried first), for whichever table is current then.
+   */
+  private hotFor(table: RouteTable): HotHosts | undefined {
+    const h = this.hot;
+    if (h !== undefined && h.table === table && h.live) return h;
+    if (this.closed) return undefined;
+    h?.stop();
+    this.hotTimer ??= setTimeout(() => this.makeHot(), this.o.hotDelayMs ?? HOT_DELAY_MS).unref();
+    return undefined;
+  }
+
+  private makeHot(): void {
+    this.hotTimer = undefined;
+    if (this.closed) return;
+    const old = this.hot;
+    old?.retire();
+    const table = this.table;
+    const roots = table?.roots;
+    this.hot = table !== undefined && roots !== undefined ? new HotHosts(table, roots, this.o.metrics, old) : undefined;
   }
 
   /** The handler serves no more requests (its entrypoint stopped): carries what its copy holds into the metrics. */
   close(): void {
     this.closed = true;
+    clearTimeout(this.hotTimer);
+    this.hotTimer = undefined;
     this.hot?.retire();
     this.hot = undefined;
   }

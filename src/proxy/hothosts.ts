@@ -13,8 +13,8 @@
  *
  * Runs are carried into the route's metrics row (EntrypointMetrics.addRun) when the key changes,
  * before each scrape (flush), and when the handler moves to a new table (retire). Requests slower
- * than FAST5 count in the row straight away, as do requests that finish after their copy was
- * retired (live is false then).
+ * than FAST5 count in the row straight away, as do requests that finish after their copy stopped
+ * counting (live is false then).
  */
 import { type HostIndex, OWNER_AT } from '../controllers/routes/hostindex.js';
 import type { Route, RouteTable } from '../controllers/routes/types.js';
@@ -42,8 +42,10 @@ const FULL = 1 << 30;
 if ((SUM & 1) !== 0) throw new Error('hothosts: the run sum must start at an even word');
 
 export class HotHosts implements PendingRuns {
-  /** False once retired (the handler moved to another table) or dropped (metrics reset): count in the row instead. */
+  /** False once stopped, retired or dropped: a request still holding this copy counts in its row instead. */
   live = true;
+  /** Registered with the metrics (its runs are carried before each scrape) until retired or dropped. */
+  private held = true;
   private readonly index: HostIndex<Route>;
   private readonly slots: Int32Array;
   private readonly sums: Float64Array;
@@ -53,14 +55,14 @@ export class HotHosts implements PendingRuns {
   /** Slots with a run since the last flush. */
   private touched: number[] = [];
 
-  /** `previous`: the handler's copy before this one, retired: its slots are reused when of the size needed. */
+  /** `previous`: the handler's copy before this one, retired or dropped: its slots are reused when of the size needed. */
   constructor(
     readonly table: RouteTable,
     roots: HostIndex<Route>,
     private readonly metrics: EntrypointMetrics,
     previous?: HotHosts,
   ) {
-    if (previous?.live) throw new Error('HotHosts: the previous copy is still live');
+    if (previous !== undefined && (previous.live || previous.held)) throw new Error('HotHosts: the previous copy is not retired');
     this.index = roots.withWords(WORDS, previous?.slots);
     this.slots = this.index.slots;
     this.sums = new Float64Array(this.slots.buffer, this.slots.byteOffset, this.slots.length >> 1);
@@ -152,14 +154,21 @@ export class HotHosts implements PendingRuns {
   /** PendingRuns: the metrics were reset; the runs and rows belong to the forgotten series. */
   drop(): void {
     this.live = false;
+    this.held = false;
     this.touched = [];
   }
 
-  /** The handler moves on (a new table, or it stops): carries the runs and counts no more. */
-  retire(): void {
-    if (!this.live) return;
-    this.flush();
+  /** Counts no more requests; its runs stay until retired (or carried by a scrape before that). */
+  stop(): void {
     this.live = false;
+  }
+
+  /** The handler is done with this copy (a new table, or it stops): carries the runs and leaves the metrics. */
+  retire(): void {
+    this.live = false;
+    if (!this.held) return;
+    this.flush();
+    this.held = false;
     this.metrics.release(this);
   }
 }

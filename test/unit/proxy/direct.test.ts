@@ -11,15 +11,16 @@ import { Registry } from 'prom-client';
 import type { Backend, Route } from '../../../src/controllers/routes/types.js';
 import { Balancer } from '../../../src/proxy/balancer.js';
 import { H1Pool } from '../../../src/proxy/h1client.js';
-import { ProxyHandler, type Routed } from '../../../src/proxy/handler.js';
+import { ProxyHandler, type HandlerOptions, type Routed } from '../../../src/proxy/handler.js';
 import { newFacts } from '../../../src/proxy/headers.js';
 import { createProxyMetrics, entrypointMetrics } from '../../../src/proxy/metrics.js';
 import { UpstreamPools } from '../../../src/proxy/upstream.js';
 import { silentLogger } from '../../../src/runtime/logger.js';
 import { backend, endpoint, TestTable } from '../../proxy/helpers.js';
 
-function handler(pools: UpstreamPools): ProxyHandler {
+function handler(pools: UpstreamPools, extra: Partial<HandlerOptions> = {}): ProxyHandler {
   return new ProxyHandler({
+    ...extra,
     entrypoint: 'web',
     proto: 'http',
     trusted: new BlockList(),
@@ -106,29 +107,42 @@ test('direct: a closed pool is never handed out; the endpoint gets a new one', a
   await pools.close();
 });
 
-test('route: a root host is remembered in the handler\'s copy (pool and row, no endpoint read); after close, routed from the table with no copy made', async () => {
+test('route: a new table routes from itself until the handler\'s copy is made; then a root host is remembered in its slot (pool and row, no endpoint read); after close, no copy', async () => {
   const pools = newPools();
-  const h = handler(pools);
+  const h = handler(pools, { hotDelayMs: 5 });
   const r = routeTo(backend('default/a:80', [endpoint(18001)]));
   h.table = new TestTable([r]);
   // The fields of a request that routing reads (what Node's parser and the fast path fill in).
   const req = { rawHeaders: ['Host', 'a.test'], url: '/x?y=1', method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1 } as unknown as IncomingMessage;
-  const first = h.route(req, newFacts()) as Routed;
+  const route = () => h.route(req, newFacts()) as Routed;
+  const early = route();
+  assert.equal(early.route, r);
+  assert.equal(early.hot, undefined, 'no copy yet: routed from the table');
+  assert.equal(early.pool, r.upstreamPool);
+  await new Promise((res) => setTimeout(res, 30));
+  const first = route();
   assert.equal(first.route, r);
-  assert.equal(first.ep, r.backend.endpoints[0], 'the first request read the route');
+  assert.equal(first.ep, r.backend.endpoints[0], 'the first request with the copy read the route');
   assert.ok(first.hot !== undefined && first.at >= 0);
-  const second = h.route(req, newFacts()) as Routed;
+  const second = route();
   assert.equal(second.route, r);
   assert.equal(second.pool, first.pool);
   assert.equal(second.row, first.row);
   assert.equal(second.ep, undefined, 'the second came from the slot');
   assert.equal(second.hot, first.hot);
-  h.close();
+  // A new table: the copy stops counting at once, the next one comes later.
+  h.table = new TestTable([r]);
+  const swapped = route();
+  assert.equal(swapped.hot, undefined);
   assert.equal(first.hot.live, false);
-  const late = h.route(req, newFacts()) as Routed;
+  await new Promise((res) => setTimeout(res, 30));
+  assert.ok(route().hot !== undefined && route().hot !== first.hot);
+  h.close();
+  const late = route();
   assert.equal(late.route, r);
   assert.equal(late.pool, first.pool);
   assert.equal(late.hot, undefined, 'no copy after close');
+  await new Promise((res) => setTimeout(res, 30));
   assert.equal(Reflect.get(h, 'hot'), undefined);
   await pools.close();
 });

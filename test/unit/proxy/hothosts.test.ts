@@ -141,7 +141,21 @@ test('HotHosts: a metrics reset drops the runs and the copy; a scrape only flush
   assert.equal(hot.live, false, 'dropped: requests count in their rows (which find the new ones)');
   assert.doesNotMatch(await ours.registry.metrics(), /gangplank_requests_total\{/);
   hot.retire(); // a dropped copy carries nothing
-  assert.throws(() => new HotHosts({ roots: undefined } as never, new HostIndex([]), ours.e, new HotHosts({} as never, new HostIndex([]), ours.e)), /still live/);
+  assert.throws(() => new HotHosts({ roots: undefined } as never, new HostIndex([]), ours.e, new HotHosts({} as never, new HostIndex([]), ours.e)), /not retired/);
   assert.doesNotMatch(await ours.registry.metrics(), /gangplank_requests_total\{/);
+  await p.close();
+});
+
+test('HotHosts: a stopped copy keeps its runs for the next scrape or its retirement, each carried once', async () => {
+  const { p, ours, hot, at } = firstRemembered(3);
+  for (let i = 0; i < 4; i++) assert.ok(hot.count(at, keyOf(200, 'GET'), 0.0002));
+  hot.stop();
+  assert.equal(hot.live, false);
+  const count = async () => Number(/route="h0.test\|Prefix\|\/",code="200",method="GET"\} (\d+)\n/.exec(await ours.registry.metrics())?.[1] ?? 0);
+  assert.equal(await count(), 4, 'carried by the scrape');
+  assert.ok(hot.count(at, keyOf(200, 'GET'), 0.0002)); // (a request that read live just before the stop)
+  hot.retire();
+  assert.equal(await count(), 5, 'the rest carried by the retirement');
+  assert.equal(await count(), 5);
   await p.close();
 });

@@ -47,6 +47,8 @@ export class FileSource implements Component {
   private rescanTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** The first full load is done (see watchDirs). */
+  private loaded = false;
   /** Called after each batch of file changes reached the store (used for reload metrics). */
   onSync?: (info: { files: number; ok: boolean }) => void;
 
@@ -61,6 +63,7 @@ export class FileSource implements Component {
       if (!st?.isDirectory()) throw new Error(`manifests directory ${dir} does not exist or is not a directory`);
     }
     await this.scanAll();
+    this.loaded = true;
     this.scheduleRescan();
   }
 
@@ -98,7 +101,12 @@ export class FileSource implements Component {
     return (this.opts.prefix ?? '') + file;
   }
 
-  /** Keeps one watcher on every directory below the roots (new ones added, vanished ones closed). */
+  /**
+   * Keeps one watcher on every directory below the roots (new ones added, vanished ones closed).
+   * A directory seen after the first load is listed again once its watcher is on: a file written
+   * into it between the listing that found the directory and the watch would otherwise wait for
+   * the next rescan (a new directory and its first file usually arrive together).
+   */
   private watchDirs(dirs: Set<string>): void {
     if (this.stopped) return;
     for (const [d, w] of this.watchers) {
@@ -116,6 +124,7 @@ export class FileSource implements Component {
           this.watchers.delete(d);
         });
         this.watchers.set(d, w);
+        if (this.loaded) this.markDirty(d);
       } catch (err) {
         this.opts.logger.warn({ dir: d, err: (err as Error).message }, 'cannot watch a manifests directory; changes there are seen by the periodic rescan');
       }

@@ -1,6 +1,7 @@
 /**
  * The manifests-directory source's periodic rescan: the safety net for changes no watch event
- * reported, on a budget that grows with the number of files.
+ * reported, on a budget that grows with the number of files; and new directories, listed again
+ * once watched so that nothing written into them waits for that net.
  */
 import assert from 'node:assert/strict';
 import { linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -59,6 +60,33 @@ test('a change no watch event reports (the file written through a hard link else
       await waitFor('the rescan read the change', () => hostOf(store) === 'b.test', { timeoutMs: 6_000, intervalMs: 20 });
       // Seen by the rescan (every 2 s for a small tree), not by a watch event within milliseconds.
       assert.ok(Date.now() - t0 > 100, `seen after ${Date.now() - t0} ms: a watch event reported it, so this test proves nothing here`);
+    } finally {
+      await source.stop();
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a directory watched after the first load is listed again once its watcher is on (a file written before the watch is read at once, not at the next rescan)', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'gp-files-'));
+  const watched = join(root, 'manifests');
+  // The file is already there when the watcher starts, as when it is written between the listing
+  // that found its new directory and the watch; outside the roots, so no rescan and no event of
+  // the root's watcher can read it: only the listing that follows the new watch.
+  const late = join(root, 'late');
+  try {
+    mkdirSync(watched);
+    mkdirSync(late);
+    writeFileSync(join(late, 'web.yaml'), ingress('late.test'));
+    const store = new Store();
+    const source = new FileSource({ dirs: [watched], store, logger: silentLogger() });
+    await source.start();
+    try {
+      assert.equal(hostOf(store), undefined);
+      const watchDirs = Reflect.get(source, 'watchDirs') as (dirs: Set<string>) => void;
+      watchDirs.call(source, new Set([watched, late]));
+      await waitFor('the new directory listed', () => hostOf(store) === 'late.test', { timeoutMs: 1_000, intervalMs: 10 });
     } finally {
       await source.stop();
     }

@@ -37,21 +37,39 @@ spec:
 
 const hostOf = (store: Store) => store.list<Ingress>('Ingress')[0]?.object.spec.rules?.[0]?.host;
 
-test('a change no watch event reports (the file written through a hard link elsewhere) is read by the next rescan', async () => {
+/** A temporary root with a `manifests` directory; `fn` gets both; removed afterwards. */
+async function inRoot(fn: (root: string, watched: string) => Promise<void>): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'gp-files-'));
-  const watched = join(root, 'manifests');
-  const elsewhere = join(root, 'elsewhere');
   try {
+    const watched = join(root, 'manifests');
     mkdirSync(watched);
+    await fn(root, watched);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** A started FileSource of `watched` into a new store; stopped after `fn`. */
+async function withSource(watched: string, fn: (store: Store, source: FileSource) => Promise<void>): Promise<void> {
+  const store = new Store();
+  const source = new FileSource({ dirs: [watched], store, logger: silentLogger() });
+  await source.start();
+  try {
+    await fn(store, source);
+  } finally {
+    await source.stop();
+  }
+}
+
+test('a change no watch event reports (the file written through a hard link elsewhere) is read by the next rescan', () =>
+  inRoot(async (root, watched) => {
+    const elsewhere = join(root, 'elsewhere');
     mkdirSync(elsewhere);
     writeFileSync(join(watched, 'web.yaml'), ingress('a.test'));
     // The same file under a directory the source does not watch: writes there raise no event for
     // the watched directory.
     linkSync(join(watched, 'web.yaml'), join(elsewhere, 'web.yaml'));
-    const store = new Store();
-    const source = new FileSource({ dirs: [watched], store, logger: silentLogger() });
-    await source.start();
-    try {
+    await withSource(watched, async (store) => {
       assert.equal(hostOf(store), 'a.test');
       await new Promise((r) => setTimeout(r, 50));
       // Same length, so only the content (and mtime) changes; written in place through the link.
@@ -60,37 +78,21 @@ test('a change no watch event reports (the file written through a hard link else
       await waitFor('the rescan read the change', () => hostOf(store) === 'b.test', { timeoutMs: 6_000, intervalMs: 20 });
       // Seen by the rescan (every 2 s for a small tree), not by a watch event within milliseconds.
       assert.ok(Date.now() - t0 > 100, `seen after ${Date.now() - t0} ms: a watch event reported it, so this test proves nothing here`);
-    } finally {
-      await source.stop();
-    }
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+    });
+  }));
 
-test('a directory watched after the first load is listed again once its watcher is on (a file written before the watch is read at once, not at the next rescan)', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'gp-files-'));
-  const watched = join(root, 'manifests');
-  // The file is already there when the watcher starts, as when it is written between the listing
-  // that found its new directory and the watch; outside the roots, so no rescan and no event of
-  // the root's watcher can read it: only the listing that follows the new watch.
-  const late = join(root, 'late');
-  try {
-    mkdirSync(watched);
+test('a directory watched after the first load is listed again once its watcher is on (a file written before the watch is read at once, not at the next rescan)', () =>
+  inRoot(async (root, watched) => {
+    // The file is already there when the watcher starts, as when it is written between the listing
+    // that found its new directory and the watch; outside the roots, so no rescan and no event of
+    // the root's watcher can read it: only the listing that follows the new watch.
+    const late = join(root, 'late');
     mkdirSync(late);
     writeFileSync(join(late, 'web.yaml'), ingress('late.test'));
-    const store = new Store();
-    const source = new FileSource({ dirs: [watched], store, logger: silentLogger() });
-    await source.start();
-    try {
+    await withSource(watched, async (store, source) => {
       assert.equal(hostOf(store), undefined);
       const watchDirs = Reflect.get(source, 'watchDirs') as (dirs: Set<string>) => void;
       watchDirs.call(source, new Set([watched, late]));
       await waitFor('the new directory listed', () => hostOf(store) === 'late.test', { timeoutMs: 1_000, intervalMs: 10 });
-    } finally {
-      await source.stop();
-    }
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+    });
+  }));

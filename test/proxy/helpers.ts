@@ -1,10 +1,10 @@
 /** Shared pieces of the proxy tests: a hand-built route table, real backends, a proxy under test. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { readFileSync } from 'node:fs';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import type { Backend, Route, RouteTable, StickyCookie, UpstreamEndpoint, UpstreamScheme } from '../../src/controllers/routes/types.js';
 import { HostIndex } from '../../src/controllers/routes/hostindex.js';
+import { freePort } from '../harness/net.js';
 import { silentLogger } from '../../src/runtime/logger.js';
 import { createProxyMetrics } from '../../src/proxy/metrics.js';
 import { HttpProxy, type ProxyOptions } from '../../src/proxy/proxy.js';
@@ -127,26 +127,14 @@ export async function startProxy(table: RouteTable, opts: Partial<ProxyOptions> 
   return { proxy, port, url: `http://127.0.0.1:${port}`, registry, close: () => proxy.stop(500) };
 }
 
-/** A port nothing listens on (connections to it are refused), below the range the kernel gives servers on port 0. */
-export async function deadPort(): Promise<number> {
-  // Below Linux's ephemeral range (32768-60999 by default), so that no server of the tests that
-  // listens on port 0 (the proxy under test among them) can be given it afterwards: a port freed
-  // by a closed server was once handed straight back to the proxy, which then proxied to itself.
-  const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-  const below = Math.min(low ?? 32768, 32768);
-  for (let i = 0; i < 200; i++) {
-    const port = 20000 + Math.floor(Math.random() * (below - 20000));
-    const refused = await new Promise<boolean>((resolve) => {
-      const c = connect(port, '127.0.0.1');
-      c.once('connect', () => {
-        c.destroy();
-        resolve(false);
-      });
-      c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
-    });
-    if (refused) return port;
-  }
-  throw new Error('deadPort: no refusing port found below the ephemeral range');
+/**
+ * A port nothing listens on (connections to it are refused): the harness's freePort, drawn below
+ * the kernel's ephemeral range and reserved across test files, so that no server listening on
+ * port 0 (the proxy under test among them) can be given it. A just-closed server's port once
+ * went straight back to the proxy, which then proxied to itself.
+ */
+export function deadPort(): Promise<number> {
+  return freePort();
 }
 
 /** Sends raw bytes and collects everything until the server closes (or `timeoutMs`). */

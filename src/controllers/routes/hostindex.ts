@@ -31,10 +31,11 @@ export class HostIndex<V> {
   /** Where a slot's characters start. */
   private readonly charsAt: number;
   private readonly mask: number;
-  private readonly keys: string[];
-  private readonly values: V[];
+  // Not readonly: a copy (withWords) shares these with the index it was made from.
+  private keys: string[];
+  private values: V[];
   /** Keys not stored inline, by value index. */
-  private readonly wide: (string | undefined)[];
+  private wide: (string | undefined)[];
 
   /** `entries`: distinct keys (a duplicate is refused); `ownerWords` (0 to 16): see withWords; `minSlots`: a power of two; `reuse`: see withWords. */
   constructor(entries: Iterable<readonly [string, V]>, readonly ownerWords = 0, minSlots = 8, reuse?: Int32Array) {
@@ -89,8 +90,11 @@ export class HostIndex<V> {
     // The copy has this index's slot count, so each key keeps its slot number: the slots are
     // copied, not rebuilt (made on a request's path when the table changes).
     const copy = new HostIndex<V>([], n, this.mask + 1, reuse);
-    for (const k of this.keys) copy.keys.push(k);
-    for (const v of this.values) copy.values.push(v);
+    // Value indices are the same, and a key inline here is inline there (the copy's slots hold at
+    // least as many characters), so the keys, values and wide keys are shared, not copied.
+    copy.keys = this.keys;
+    copy.values = this.values;
+    copy.wide = this.wide;
     const from = this.slots;
     const to = copy.slots;
     for (let s = 0; s <= this.mask; s++) {
@@ -101,9 +105,7 @@ export class HostIndex<V> {
       to[b + VALUE] = from[a + VALUE]!;
       const len = from[a + LENGTH]!;
       to[b + LENGTH] = len;
-      // Every key inline here fits there: the copy's slots hold at least as many characters.
-      if (len > 0) for (let w = 0; w < (len + 3) >> 2; w++) to[b + copy.charsAt + w] = from[a + this.charsAt + w]!;
-      else if (len === -1) copy.wide[from[a + VALUE]! - 1] = this.wide[from[a + VALUE]! - 1];
+      for (let w = 0; w < (len + 3) >> 2; w++) to[b + copy.charsAt + w] = from[a + this.charsAt + w]!;
     }
     return copy;
   }

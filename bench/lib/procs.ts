@@ -146,7 +146,9 @@ export async function runPinned(cmd: string, args: string[], o: Omit<StartOption
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs);
   const code = await new Promise<number | string | null>((resolve) => {
-    child.once('exit', (c, s) => resolve(c ?? s));
+    // 'close', not 'exit': 'exit' can come before the last of the output has been read (a
+    // wrk's summary was then lost now and then, its run failing with no output at all).
+    child.once('close', (c, s) => resolve(c ?? s));
     child.once('error', (err) => {
       stderr += `spawn error: ${err.message}`;
       resolve(null);

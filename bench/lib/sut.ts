@@ -151,6 +151,8 @@ export interface GangplankOptions {
   extraArgs?: string[];
   /** Extra node flags (e.g. --cpu-prof). */
   nodeFlags?: string[];
+  /** Variables added to the process's environment (e.g. GLIBC_TUNABLES). */
+  env?: Record<string, string>;
   readyTimeoutMs?: number;
 }
 
@@ -172,7 +174,7 @@ export async function startGangplank(name: string, o: GangplankOptions): Promise
     ...(o.extraArgs ?? []),
   ];
   const fd = o.accessLogFile ? openSync(o.accessLogFile, 'a') : undefined;
-  const proc = startPinned(process.execPath, args, { cpus: o.cpus, name, stdoutFd: fd });
+  const proc = startPinned(process.execPath, args, { cpus: o.cpus, name, stdoutFd: fd, ...(o.env ? { env: { ...process.env, ...o.env } } : {}) });
   if (fd !== undefined) closeSync(fd);
   await waitUntil(`${name} /readyz`, async () => {
     const r = await fetch(`http://127.0.0.1:${o.adminPort}/readyz`).catch(() => undefined);

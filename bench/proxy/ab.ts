@@ -11,6 +11,7 @@
  *        [--processes 4] [--rounds 4] [--seconds 5] [--out FILE]
  *   node --import tsx bench/proxy/ab.ts --a dist/cli/main.js --b dist/cli/main.js --b-flags='--single-threaded-gc'
  *        (one build, Node flags on one side, given with '=': they go before the script)
+ *   ... --b-env='GLIBC_TUNABLES=glibc.malloc.hugetlb=1' (variables added to one side's environment)
  *   node --import tsx bench/proxy/ab.ts --a dist/cli/main.js --b dist/cli/main.js --a-hosts 1 --b-hosts 10000 --alternate
  *        (the 10,000-host target with four processes a side: one build, two table sizes, each
  *        process loaded alone in turn as bench:proxy's alternated comparison does)
@@ -60,6 +61,8 @@ const { values: opts } = parseArgs({
     seconds: { type: 'string', default: '5' },
     'a-flags': { type: 'string', default: '' },
     'b-flags': { type: 'string', default: '' },
+    'a-env': { type: 'string', default: '' },
+    'b-env': { type: 'string', default: '' },
     out: { type: 'string' },
   },
 });
@@ -70,6 +73,17 @@ function positive(name: string, v: string | undefined): number {
   return n;
 }
 
+/** `NAME=value NAME2=value2` (values without spaces): variables added to a side's environment. */
+function envOf(name: string, v: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of v.split(' ').filter(Boolean)) {
+    const eq = kv.indexOf('=');
+    if (eq < 1) throw new Error(`--${name}: ${JSON.stringify(kv)} is not NAME=value`);
+    out[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return out;
+}
+
 function log(msg: string): void {
   process.stderr.write(`${msg}\n`);
 }
@@ -78,6 +92,8 @@ async function main(): Promise<void> {
   if (!opts.a || !opts.b) throw new Error('usage: bench/proxy/ab.ts --a <build A>/cli/main.js --b <build B>/cli/main.js [--hosts N | --a-hosts N --b-hosts M] [--alternate] [--processes K] [--rounds R] [--seconds S] [--out FILE]');
   const bins = { A: resolve(opts.a), B: resolve(opts.b) };
   const nodeFlags = { A: opts['a-flags']!.split(' ').filter(Boolean), B: opts['b-flags']!.split(' ').filter(Boolean) };
+  const env = { A: envOf('a-env', opts['a-env']!), B: envOf('b-env', opts['b-env']!) };
+  const describe = (side: 'A' | 'B') => [...Object.entries(env[side]).map(([n, v]) => `${n}=${v}`), ...nodeFlags[side], bins[side]].join(' ');
   const nHosts = { A: positive('a-hosts', opts['a-hosts'] ?? opts.hosts), B: positive('b-hosts', opts['b-hosts'] ?? opts.hosts) };
   const alternate = opts.alternate === true;
   const k = positive('processes', opts.processes);
@@ -115,11 +131,12 @@ async function main(): Promise<void> {
           cpus: SUT_CPU,
           workers: 1,
           nodeFlags: nodeFlags[side],
+          env: env[side],
           extraArgs: ['--dns-port', '0'],
         });
         await checkServes(sut.httpPort, hosts[side][nHosts[side] - 1]!, '/small', Buffer.byteLength(SMALL_BODY));
         procs[side].push(sut);
-        log(`started ${side}${i} (${[...nodeFlags[side], bins[side]].join(' ')}), pid ${sut.pid}, ${nHosts[side]} hosts`);
+        log(`started ${side}${i} (${describe(side)}), pid ${sut.pid}, ${nHosts[side]} hosts`);
       }
     }
     const load = (side: 'A' | 'B', sut: Sut, s: number): Promise<LoadResult> => runWrk({ url: `http://127.0.0.1:${sut.httpPort}/small`, connections: 64, durationS: s, hosts: hosts[side], cpus: LOAD_CPU, workDir: work });
@@ -161,8 +178,8 @@ async function main(): Promise<void> {
     const report = [
       `## gangplank A/B — ${new Date().toISOString()}`,
       '',
-      `A: ${[...nodeFlags.A, bins.A].join(' ')}`,
-      `B: ${[...nodeFlags.B, bins.B].join(' ')}`,
+      `A: ${describe('A')}`,
+      `B: ${describe('B')}`,
       `${k} processes a side, ${nHosts.A === nHosts.B ? `${nHosts.A} hosts each` : `A with ${nHosts.A} host${nHosts.A === 1 ? "" : "s"}, B with ${nHosts.B}`}, pairs loaded ${alternate ? 'one after the other (order flipped every round), each alone' : 'at the same time'} on CPU ${SUT_CPU} (wrk -t1 -c64 each on CPU ${LOAD_CPU}, a random host per request), ${rounds} rounds of ${k} pairings of ${seconds} s after ${SETTLE_ROUNDS} rounds not counted`,
       `Command: \`node --import tsx bench/proxy/ab.ts ${process.argv.slice(2).join(' ')}\``,
       '',

@@ -1,7 +1,8 @@
 /**
  * One request proxied to an h2c backend over a shared HTTP/2 session: headers translated to
  * HTTP/2 (Host becomes :authority, `te: trailers` kept for gRPC), body and response streamed with
- * backpressure, trailers (grpc-status) passed through.
+ * backpressure, trailers passed through both ways (the response's grpc-status; the request's
+ * those a proxy may pass).
  */
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { constants, sensitiveHeaders, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
@@ -9,8 +10,21 @@ import { performance } from 'node:perf_hooks';
 import type { UpstreamEndpoint } from '../controllers/routes/types.js';
 import { isConnectFailure, statusForUpstreamError, upstreamErrorKind } from './errors.js';
 import { logAccess, type ProxyHandler, type ProxyResponse, type Routed } from './handler.js';
-import { isHopByHop } from './headers.js';
+import { isHopByHop, isPassableRequestTrailer } from './headers.js';
 import { H2Stream, type H2Request } from './h2/stream.js';
+
+/** A request's raw trailer fields as HTTP/2 trailers: lower-case names, those a proxy passes only, repeated names joined. */
+export function requestTrailers(raw: readonly string[] | undefined): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  if (raw === undefined) return out;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (!isPassableRequestTrailer(name)) continue;
+    const prev = out[name];
+    out[name] = prev === undefined ? raw[i + 1]! : `${prev as string}, ${raw[i + 1]!}`;
+  }
+  return out;
+}
 
 export class H2Exchange {
   private stream: ClientHttp2Stream | undefined;
@@ -60,7 +74,9 @@ export class H2Exchange {
     if (never !== undefined) (out as Record<symbol, unknown>)[sensitiveHeaders] = never.filter((n) => out[n] !== undefined);
     let stream: ClientHttp2Stream;
     try {
-      stream = o.pools.h2.get(this.ep).request(out, { endStream: !this.hasBody });
+      // With a body the stream ends with the request's trailer section (empty: an empty DATA frame
+      // with END_STREAM), once the client's body, and with it its trailers, has ended.
+      stream = o.pools.h2.get(this.ep).request(out, this.hasBody ? { endStream: false, waitForTrailers: true } : { endStream: true });
     } catch (err) {
       this.fail(err as Error);
       return;
@@ -75,7 +91,22 @@ export class H2Exchange {
     stream.on('close', () => {
       if (!this.done) this.fail(Object.assign(new Error(`stream closed by the backend (HTTP/2 code ${stream.rstCode})`), { code: 'ECONNRESET' }));
     });
-    if (this.hasBody) this.req.pipe(stream);
+    if (this.hasBody) {
+      stream.on('wantTrailers', () => this.sendTrailers());
+      this.req.pipe(stream);
+    }
+  }
+
+  /** The client's request trailers that may pass (RFC 9110 6.5.1), on to the backend. */
+  private sendTrailers(): void {
+    const s = this.stream;
+    if (s === undefined || s.destroyed || this.done) return;
+    const t = requestTrailers((this.req as { rawTrailers?: string[] }).rawTrailers);
+    try {
+      s.sendTrailers(t);
+    } catch (err) {
+      this.fail(err as Error);
+    }
   }
 
   private onResponse(headers: IncomingHttpHeaders, endStream: boolean): void {

@@ -2,7 +2,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Http2Server, type ServerHttp2Session } from 'node:http2';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { requestTrailers } from '../../src/proxy/h2exchange.js';
 import { backend, deadPort, endpoint, nodeGet, route, startProxy, TestTable } from './helpers.js';
 
 describe('h2c upstreams', () => {
@@ -14,6 +16,13 @@ describe('h2c upstreams', () => {
 
   before(async () => {
     server = createServer((req, res) => {
+      if (req.url === '/upload') {
+        // What arrived: the body's length and the request's trailers.
+        let n = 0;
+        req.on('data', (c: Buffer) => (n += c.length));
+        req.on('end', () => res.end(JSON.stringify({ n, trailers: req.trailers })));
+        return;
+      }
       res.setHeader('x-proto', req.httpVersion);
       res.end(`h2c ${req.method} ${req.url} authority=${req.headers[':authority']} xfp=${req.headers['x-forwarded-proto']}`);
     });
@@ -41,6 +50,34 @@ describe('h2c upstreams', () => {
       assert.equal(r.headers['x-proto'], '2.0');
     }
     assert.equal(sessions, 1, 'one multiplexed session');
+  });
+
+  const upload = (trailers: [string, string][] | undefined) =>
+    new Promise<{ status: number; body: { n: number; trailers: Record<string, string> } }>((resolve, reject) => {
+      const r = http.request(`${proxy.url}/upload`, { method: 'POST', headers: { host: 'app.test', ...(trailers ? { trailer: 'x-checksum' } : {}) }, agent: false }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as { n: number; trailers: Record<string, string> } }));
+      });
+      r.on('error', reject);
+      r.write('abc');
+      if (trailers) r.addTrailers(trailers);
+      r.end('de');
+    });
+
+  test('request trailers of a chunked upload reach an h2c backend, without those that would reframe or reroute it', async () => {
+    const got = await upload([['X-Checksum', 'c1'], ['Host', 'evil.test'], ['Content-Type', 'text/x'], ['Proxy-Authorization', 'Basic eA=='], ['x-two', 'v2'], ['X-Two', 'v3']]);
+    assert.equal(got.status, 200);
+    assert.deepEqual(got.body, { n: 5, trailers: { 'x-checksum': 'c1', 'x-two': 'v2, v3' } });
+    // A body without trailers ends its stream all the same (an empty DATA frame with END_STREAM).
+    const none = await upload(undefined);
+    assert.equal(none.status, 200);
+    assert.deepEqual(none.body, { n: 5, trailers: {} });
+  });
+
+  test('requestTrailers: lower-case names, hop-by-hop and framing fields dropped, repeats joined', () => {
+    assert.deepEqual(requestTrailers(undefined), {});
+    assert.deepEqual(requestTrailers(['TE', 'trailers', 'Connection', 'x', 'Trailer', 'a', 'content-type', 'text/plain', 'Grpc-Status', '0', 'a', '1', 'A', '2']), { 'grpc-status': '0', a: '1, 2' });
   });
 
   test('an h2c backend that refuses connections answers 502', async () => {

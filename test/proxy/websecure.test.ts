@@ -362,6 +362,18 @@ describe('HTTP/2 "never indexed" fields (RFC 7541 7.1.3) through an h2c backend'
     cert = await makeCert(['app.test']);
     h2c = createH2cServer();
     h2c.on('stream', (stream, headers) => {
+      if (headers[':path'] === '/rt') {
+        // The body's length and the request trailers, once the stream has ended.
+        let n = 0;
+        let trailers: Record<string, unknown> = {};
+        stream.on('data', (c: Buffer) => (n += c.length));
+        stream.on('trailers', (t) => (trailers = { ...t }));
+        stream.on('end', () => {
+          stream.respond({ ':status': 200 });
+          stream.end(JSON.stringify({ n, trailers }));
+        });
+        return;
+      }
       seen.push({ headers: { ...headers }, never: (headers as Record<symbol, unknown>)[sensitiveHeaders] });
       stream.respond({ ':status': 200, 'x-reply-secret': 'r-1', 'x-reply-plain': 'p-1', [sensitiveHeaders]: ['x-reply-secret'] });
       stream.end('ok');
@@ -403,6 +415,27 @@ describe('HTTP/2 "never indexed" fields (RFC 7541 7.1.3) through an h2c backend'
     seen.length = 0;
     await exchange({ 'x-token': 'secret-2' });
     assert.ok(!((seen[0]!.never as string[] | undefined) ?? []).includes('x-token'));
+  });
+
+  test('request trailers of an HTTP/2 client reach an h2c backend in a trailing HEADERS frame', async () => {
+    const upload = (trailers: Record<string, string> | undefined) =>
+      new Promise<{ n: number; trailers: Record<string, unknown> }>((resolve, reject) => {
+        const req = s.request({ ':method': 'POST', ':path': '/rt', ':authority': 'app.test' }, { waitForTrailers: trailers !== undefined });
+        if (trailers !== undefined) req.on('wantTrailers', () => req.sendTrailers(trailers));
+        let text = '';
+        req.setEncoding('utf8');
+        req.on('data', (c: string) => (text += c));
+        req.on('end', () => resolve(JSON.parse(text) as { n: number; trailers: Record<string, unknown> }));
+        req.on('error', reject);
+        req.end('abcd');
+      });
+    const got = await upload({ 'x-checksum': 'c1', 'x-two': 'v2' });
+    assert.equal(got.n, 4);
+    assert.equal(got.trailers['x-checksum'], 'c1');
+    assert.equal(got.trailers['x-two'], 'v2');
+    const none = await upload(undefined);
+    assert.equal(none.n, 4);
+    assert.equal(none.trailers['x-checksum'], undefined);
   });
 
   test('a field the backend sends never indexed reaches the client never indexed, twice in a row (never from the table)', async () => {

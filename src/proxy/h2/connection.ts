@@ -403,7 +403,7 @@ export class H2Connection implements Expiring {
     const open = this.streams.get(sid);
     if (open !== undefined) {
       // Trailers: they end the request body, and go on to HTTP/1.1 backends in the last chunk
-      // (rawTrailers, as Node's IncomingMessage has them). h2c backends get none.
+      // and to h2c backends in a trailing HEADERS frame (rawTrailers, as Node's IncomingMessage has them).
       if (open.remoteEnded) return this.streamError(sid, F.STREAM_CLOSED, open);
       if (!endStream) return this.streamError(sid, F.PROTOCOL_ERROR, open);
       // Trailers carry no pseudo-header fields (RFC 9113 8.1), and the fields' rules are the head's.

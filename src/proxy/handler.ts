@@ -10,6 +10,7 @@ import type { BlockList, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
+import type { AccessLog } from './accesslog.js';
 import type { Backend, Route, RouteTable, UpstreamEndpoint } from '../controllers/routes/types.js';
 import { cookieValue, type Balancer } from './balancer.js';
 import { isConnectFailure, statusForUpstreamError, upstreamErrorKind } from './errors.js';
@@ -41,7 +42,7 @@ export interface HandlerOptions {
   proto: 'http' | 'https';
   /** Peers whose forwarding headers are kept and appended to (null: none). */
   trusted: BlockList | null;
-  accessLog: Logger | null;
+  accessLog: AccessLog | null;
   logger: Logger;
   metrics: EntrypointMetrics;
   pools: UpstreamPools;
@@ -424,7 +425,7 @@ export function stickyCookie(b: Backend, value: string): string {
 }
 
 export function logAccess(
-  log: Logger,
+  log: AccessLog,
   entrypoint: string,
   req: IncomingMessage,
   host: string,
@@ -436,18 +437,7 @@ export function logAccess(
   upstream: string,
   clientIp: string,
 ): void {
-  log.info({
-    entrypoint,
-    method: req.method,
-    host,
-    path,
-    status,
-    durationMs: Math.round((performance.now() - start) * 1000) / 1000,
-    bytes,
-    route,
-    upstream,
-    clientIp,
-  });
+  log.record(entrypoint, req.method ?? '', host, path, status, start, bytes, route, upstream, clientIp);
 }
 
 function onResponseClose(this: ExRes): void {

@@ -8,6 +8,7 @@ import { BlockList, createServer as createNetServer, isIPv6, type Server as NetS
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { RouteTable } from '../controllers/routes/types.js';
+import type { AccessLog } from './accesslog.js';
 import type { Component } from '../runtime/lifecycle.js';
 import { Balancer } from './balancer.js';
 import { ProxyHandler, type AcmeResponder, type ProxyResponse } from './handler.js';
@@ -49,7 +50,7 @@ export interface ProxyOptions {
   /** Default 16 KiB; larger header blocks are answered 431. */
   maxHeaderSize?: number;
   /** One JSON line per request; null or undefined = off. */
-  accessLog?: Logger | null;
+  accessLog?: AccessLog | null;
   logger: Logger;
   metrics: ProxyMetrics;
   /** Extra CA certificates (PEM) trusted for `https` backends. */

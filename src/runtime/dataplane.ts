@@ -14,7 +14,8 @@ import { CertStore } from '../tls/certstore.js';
 import { loadDefaultCertificate } from '../tls/default-cert.js';
 import { checkTicketKeys, newTicketKeys, TicketKeyRotator } from '../tls/ticket-keys.js';
 import type { RunConfig } from './config.js';
-import { createLogger, type Logger } from './logger.js';
+import type { Logger } from './logger.js';
+import { AccessLog } from '../proxy/accesslog.js';
 
 export interface DataPlane {
   routes: RoutesController;
@@ -39,7 +40,7 @@ export interface DataPlaneOptions {
 
 export function createDataPlane(cfg: RunConfig, store: Store, registry: Registry, logger: Logger, opts: DataPlaneOptions = {}): DataPlane {
   const routes = new RoutesController(store, { ingressClass: cfg.ingressClass }, logger.child({ component: 'routes' }), registry);
-  const accessLog = cfg.accessLog ? createLogger({ level: 'info', format: 'json', destination: 1 }) : null;
+  const accessLog = cfg.accessLog ? new AccessLog(process.stdout) : null;
   const metrics = createProxyMetrics(registry);
   const common: Omit<ProxyOptions, 'entrypoint' | 'port' | 'logger'> = {
     bind: cfg.bind,
@@ -114,7 +115,7 @@ export function createDataPlane(cfg: RunConfig, store: Store, registry: Registry
       await Promise.all([web.stop(graceMs), websecure?.stop(graceMs)]);
       certs?.stop();
       await routes.stop();
-      accessLog?.flush();
+      accessLog?.flushTurn();
     },
   };
 }

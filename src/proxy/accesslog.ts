@@ -18,9 +18,18 @@ const ATOMIC_WRITE = 4096;
 /** A string JSON must escape: a quote, a backslash, a control character or a lone surrogate half. */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
-/** Where the lines go: process.stdout in production (synchronous for files and pipes on Linux). */
+/**
+ * What a write may leave queued in the sink before a turn's lines are dropped instead: stdout is
+ * written synchronously when it is a file or a terminal, but queued in memory when it is a pipe
+ * (as in a container) whose reader has stopped reading.
+ */
+export const MAX_BACKLOG_BYTES = 16 * 1024 * 1024;
+
+/** Where the lines go: process.stdout in production. */
 export interface LineSink {
   write(chunk: string): unknown;
+  /** Bytes written but not yet taken by the sink's destination. */
+  readonly writableLength?: number;
 }
 
 function json(s: string): string {
@@ -34,11 +43,19 @@ export class AccessLog implements TurnWriter {
   private cuts: number[] = [];
   /** Characters since the last cut. */
   private size = 0;
+  /** Lines held for this turn. */
+  private count = 0;
   private queued = false;
+  /** Lines dropped because the sink had MAX_BACKLOG_BYTES queued. */
+  dropped = 0;
   private lastMs = -1;
   private lastTime = '';
 
-  constructor(private readonly out: LineSink) {}
+  /** `onDrop`: told how many lines a turn dropped (the sink's reader stopped reading). */
+  constructor(
+    private readonly out: LineSink,
+    private readonly onDrop?: (lines: number) => void,
+  ) {}
 
   /** One request: `start` is its performance.now() at arrival. */
   record(entrypoint: string, method: string, host: string, path: string, status: number, start: number, bytes: number, route: string, upstream: string, clientIp: string): void {
@@ -85,6 +102,7 @@ export class AccessLog implements TurnWriter {
       this.size = 0;
     }
     this.size += n;
+    this.count++;
     if (!this.queued) {
       this.queued = true;
       atTurnEnd(this);
@@ -97,9 +115,16 @@ export class AccessLog implements TurnWriter {
     const p = this.parts;
     if (p.length === 0) return;
     const cuts = this.cuts;
+    const count = this.count;
     this.parts = [];
     this.cuts = [];
     this.size = 0;
+    this.count = 0;
+    if ((this.out.writableLength ?? 0) > MAX_BACKLOG_BYTES) {
+      this.dropped += count;
+      this.onDrop?.(count);
+      return;
+    }
     if (cuts.length === 0) {
       this.out.write(p.join(''));
       return;

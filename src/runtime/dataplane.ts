@@ -4,7 +4,7 @@
  * Runs in the single gangplank process (`--workers 1`) or in each worker process, where the
  * store is fed by the primary over IPC (Secrets and session ticket keys included).
  */
-import type { Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import { RoutesController } from '../controllers/routes/controller.js';
 import type { AcmeResponder } from '../proxy/handler.js';
 import { createProxyMetrics } from '../proxy/metrics.js';
@@ -40,7 +40,7 @@ export interface DataPlaneOptions {
 
 export function createDataPlane(cfg: RunConfig, store: Store, registry: Registry, logger: Logger, opts: DataPlaneOptions = {}): DataPlane {
   const routes = new RoutesController(store, { ingressClass: cfg.ingressClass }, logger.child({ component: 'routes' }), registry);
-  const accessLog = cfg.accessLog ? new AccessLog(process.stdout) : null;
+  const accessLog = cfg.accessLog ? createAccessLog(registry, logger) : null;
   const metrics = createProxyMetrics(registry);
   const common: Omit<ProxyOptions, 'entrypoint' | 'port' | 'logger'> = {
     bind: cfg.bind,
@@ -118,4 +118,20 @@ export function createDataPlane(cfg: RunConfig, store: Store, registry: Registry
       accessLog?.flushTurn();
     },
   };
+}
+
+/** The access log on stdout; lines it drops (stdout a pipe nobody reads) are counted and warned about, at most every 10 s. */
+function createAccessLog(registry: Registry, logger: Logger): AccessLog {
+  const dropped = new Counter({ name: 'gangplank_access_log_dropped_lines_total', help: 'Access log lines dropped because stdout was not being read.', registers: [registry] });
+  let unreported = 0;
+  let lastWarning = 0;
+  return new AccessLog(process.stdout, (lines) => {
+    dropped.inc(lines);
+    unreported += lines;
+    const now = Date.now();
+    if (now - lastWarning < 10_000) return;
+    logger.warn({ droppedLines: unreported }, 'access log: stdout is not being read; lines dropped');
+    unreported = 0;
+    lastWarning = now;
+  });
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AccessLog } from '../../../src/proxy/accesslog.js';
+import { AccessLog, MAX_BACKLOG_BYTES } from '../../../src/proxy/accesslog.js';
 
 function sink() {
   const writes: string[] = [];
@@ -59,4 +59,23 @@ test("a turn's lines go out together, in writes of at most 4096 bytes cut at lin
   assert.equal(out.writes.length, before + 1, 'flushTurn writes what is held at once (before a stop)');
   await turn();
   assert.equal(out.writes.length, before + 1, 'and the queued end-of-turn flush finds nothing');
+});
+
+test("a turn's lines are dropped and counted while the sink has more than MAX_BACKLOG_BYTES queued (a pipe nobody reads)", async () => {
+  const writes: string[] = [];
+  const sinkState = { writableLength: MAX_BACKLOG_BYTES + 1 };
+  const drops: number[] = [];
+  const log = new AccessLog({ write: (c: string) => writes.push(c), get writableLength() { return sinkState.writableLength; } }, (n) => drops.push(n));
+  for (let i = 0; i < 3; i++) log.record('web', 'GET', 'a.test', '/', 200, performance.now(), i, 'r', 'u', '127.0.0.1');
+  await turn();
+  assert.equal(writes.length, 0);
+  assert.deepEqual(drops, [3]);
+  assert.equal(log.dropped, 3);
+  // Once the reader catches up, lines go out again (and only the new ones).
+  sinkState.writableLength = 0;
+  log.record('web', 'GET', 'a.test', '/', 200, performance.now(), 7, 'r', 'u', '127.0.0.1');
+  await turn();
+  assert.equal(writes.length, 1);
+  assert.equal((JSON.parse(writes[0]!) as { bytes: number }).bytes, 7);
+  assert.equal(log.dropped, 3);
 });

@@ -120,13 +120,30 @@ export function createDataPlane(cfg: RunConfig, store: Store, registry: Registry
   };
 }
 
-/** The access log on stdout; lines it drops (stdout a pipe nobody reads) are counted and warned about, at most every 10 s. */
+/**
+ * The access log on stdout. Lines it drops (stdout a pipe nobody reads) are counted and warned
+ * about, at most every 10 s. If stdout fails (EPIPE: its reader went away) the access log stops,
+ * with a warning, and the proxy serves on: an unhandled stream error would end the process.
+ */
 function createAccessLog(registry: Registry, logger: Logger): AccessLog {
-  const dropped = new Counter({ name: 'gangplank_access_log_dropped_lines_total', help: 'Access log lines dropped because stdout was not being read.', registers: [registry] });
+  const dropped = new Counter({ name: 'gangplank_access_log_dropped_lines_total', help: 'Access log lines dropped because stdout was not being read (or had failed).', registers: [registry] });
+  const out = process.stdout;
+  let failed = false;
+  out.on('error', (err) => {
+    if (!failed) logger.warn({ err }, 'access log: stdout failed; no more access log lines are written');
+    failed = true;
+  });
   let unreported = 0;
   let lastWarning = 0;
-  return new AccessLog(process.stdout, (lines) => {
+  const sink = {
+    write: (chunk: string) => failed || out.write(chunk),
+    get writableLength() {
+      return failed ? Infinity : out.writableLength;
+    },
+  };
+  return new AccessLog(sink, (lines) => {
     dropped.inc(lines);
+    if (failed) return;
     unreported += lines;
     const now = Date.now();
     if (now - lastWarning < 10_000) return;

@@ -39,7 +39,7 @@ function json(s: string): string {
 export class AccessLog implements TurnWriter {
   /** The pieces of this turn's lines, joined once when written (no string per line). */
   private parts: string[] = [];
-  /** Where a write may end: indices into parts of line ends, each at least ATOMIC_WRITE characters after the last. */
+  /** Indices into parts where a line starts and a write ends: a write holds at most ATOMIC_WRITE characters (or one longer line alone). */
   private cuts: number[] = [];
   /** Characters since the last cut. */
   private size = 0;

@@ -238,7 +238,12 @@ export class RouteCompiler {
     if (fallbackDirty) this.buildFallback(memo);
     this.exact = exact;
     this.wildcard = wildcard;
-    this.table = new CompiledTable(++this.version, exact, wildcard, this.hostless, this.fallback, this.tls);
+    // The root host index changes only for the exact hosts rebuilt here: the previous table's,
+    // with those changed (each change to one Ingress would otherwise hash and place every host).
+    const rootChanges = new Map<string, Route | undefined>();
+    for (const host of hosts) if (host !== '' && !host.startsWith('*.')) rootChanges.set(host, exact.get(host)?.root);
+    const roots = this.table.roots.withChanges(rootChanges);
+    this.table = new CompiledTable(++this.version, exact, wildcard, this.hostless, this.fallback, this.tls, roots);
     return this.table;
   }
 

@@ -31,22 +31,28 @@ export class HostIndex<V> {
   /** Where a slot's characters start. */
   private readonly charsAt: number;
   private readonly mask: number;
-  // Not readonly: a copy (withWords) shares these with the index it was made from.
-  private keys: string[];
-  private values: V[];
+  // Not readonly: a copy (withWords) shares these with the index it was made from, and one made by
+  // withChanges starts from copies of them. A removed entry leaves a hole (undefined) at its index.
+  private keys: (string | undefined)[];
+  private values: (V | undefined)[];
   /** Keys not stored inline, by value index. */
   private wide: (string | undefined)[];
+  /** Entries (keys.length less the holes). */
+  private live: number;
 
   /** `entries`: distinct keys (a duplicate is refused); `ownerWords` (0 to 16): see withWords; `minSlots`: a power of two; `reuse`: see withWords. */
   constructor(entries: Iterable<readonly [string, V]>, readonly ownerWords = 0, minSlots = 8, reuse?: Int32Array) {
     if (!Number.isInteger(ownerWords) || ownerWords < 0 || ownerWords > 16) throw new Error(`HostIndex: ownerWords ${ownerWords} is not 0 to 16`);
-    const keys: string[] = (this.keys = []);
-    this.values = [];
+    const keys: string[] = [];
+    const values: V[] = [];
+    this.keys = keys;
+    this.values = values;
     this.wide = [];
     for (const [k, v] of entries) {
       keys.push(k);
-      this.values.push(v);
+      values.push(v);
     }
+    this.live = keys.length;
     this.shift = ownerWords === 0 ? 4 : 5;
     this.slotWords = 1 << this.shift;
     this.charsAt = OWNER_AT + ownerWords;
@@ -55,8 +61,9 @@ export class HostIndex<V> {
     this.mask = size - 1;
     const words = size << this.shift;
     const slots = (this.slots = reuse !== undefined && reuse.length === words ? reuse.fill(0) : new Int32Array(words));
-    // Rebuilt with every new table (each change to the routes), so kept cheap: duplicates are
-    // noticed while probing, and the characters written straight into the (zeroed) slot.
+    // Built for a table's first index and when withChanges builds anew (many changes), so kept
+    // cheap: duplicates are noticed while probing, the characters written straight into the
+    // (zeroed) slot.
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       const h = hostHash(key);
@@ -67,14 +74,19 @@ export class HostIndex<V> {
         if (slots[s << this.shift] === h && keys[taken - 1] === key) throw new Error(`HostIndex: duplicate key ${JSON.stringify(key)}`);
         s = (s + 1) & this.mask;
       }
-      const at = s << this.shift;
-      slots[at + HASH] = h;
-      slots[at + VALUE] = i + 1;
-      if (!this.packInline(at, key)) {
-        slots.fill(0, at + this.charsAt, at + this.slotWords);
-        slots[at + LENGTH] = -1;
-        this.wide[i] = key;
-      }
+      this.place(s << this.shift, h, i, key);
+    }
+  }
+
+  /** Writes entry `i` (`key`, of hash `h`) into the empty (zeroed) slot at `at`. */
+  private place(at: number, h: number, i: number, key: string): void {
+    const slots = this.slots;
+    slots[at + HASH] = h;
+    slots[at + VALUE] = i + 1;
+    if (!this.packInline(at, key)) {
+      slots.fill(0, at + this.charsAt, at + this.slotWords);
+      slots[at + LENGTH] = -1;
+      this.wide[i] = key;
     }
   }
 
@@ -95,6 +107,7 @@ export class HostIndex<V> {
     copy.keys = this.keys;
     copy.values = this.values;
     copy.wide = this.wide;
+    copy.live = this.live;
     const from = this.slots;
     const to = copy.slots;
     for (let s = 0; s <= this.mask; s++) {
@@ -108,6 +121,90 @@ export class HostIndex<V> {
       for (let w = 0; w < (len + 3) >> 2; w++) to[b + copy.charsAt + w] = from[a + this.charsAt + w]!;
     }
     return copy;
+  }
+
+  /**
+   * This index with `changes` applied (a key to its new value, or to undefined: removed), this one
+   * unchanged. For a table change that touches a few of many hosts: the slots are copied and only
+   * the changed keys are probed and written, where building anew hashes and places every key
+   * (about 1 µs each: 10 ms at 10,000 hosts). Built anew when the changes are many, when the
+   * entries would pass half the slots, or when removed entries' holes outnumber the entries.
+   * Only for an index without owner words (a table's).
+   */
+  withChanges(changes: ReadonlyMap<string, V | undefined>): HostIndex<V> {
+    if (this.ownerWords !== 0) throw new Error('HostIndex.withChanges: an index with owner words is a copy; change the table');
+    let adds = 0;
+    for (const [k, v] of changes) if (v !== undefined && this.slotOf(k) < 0) adds++;
+    const slotCount = this.mask + 1;
+    if (changes.size * 4 > this.live || (this.live + adds) * 2 > slotCount || this.keys.length - this.live > this.live) {
+      const all = new Map<string, V>();
+      for (let i = 0; i < this.keys.length; i++) {
+        const k = this.keys[i];
+        if (k !== undefined) all.set(k, this.values[i]!);
+      }
+      for (const [k, v] of changes) {
+        if (v === undefined) all.delete(k);
+        else all.set(k, v);
+      }
+      return new HostIndex<V>(all);
+    }
+    const copy = new HostIndex<V>([], 0, slotCount);
+    copy.slots.set(this.slots);
+    copy.keys = this.keys.slice();
+    copy.values = this.values.slice();
+    copy.wide = this.wide.slice();
+    copy.live = this.live;
+    for (const [k, v] of changes) {
+      const at = copy.slotOf(k);
+      if (at >= 0) {
+        const i = copy.slots[at + VALUE]! - 1;
+        if (v !== undefined) copy.values[i] = v;
+        else copy.remove(at, i);
+      } else if (v !== undefined) copy.insert(k, v);
+    }
+    return copy;
+  }
+
+  /** Adds `key` (not present) with `value` at a new value index. */
+  private insert(key: string, value: V): void {
+    const i = this.keys.length;
+    this.keys.push(key);
+    this.values.push(value);
+    this.live++;
+    const slots = this.slots;
+    const h = hostHash(key);
+    let s = h & this.mask;
+    while (slots[(s << this.shift) + VALUE] !== 0) s = (s + 1) & this.mask;
+    this.place(s << this.shift, h, i, key);
+  }
+
+  /**
+   * Removes the entry of the slot at `at` (value index `i`): later slots of its probe run move back
+   * into the gap when their home slot allows it (deletion without tombstones), so every key stays
+   * reachable from its home slot without passing an empty one.
+   */
+  private remove(at: number, i: number): void {
+    this.keys[i] = undefined;
+    this.values[i] = undefined;
+    this.wide[i] = undefined;
+    this.live--;
+    const slots = this.slots;
+    const w = this.slotWords;
+    let hole = at >> this.shift;
+    let j = hole;
+    for (;;) {
+      j = (j + 1) & this.mask;
+      const aj = j << this.shift;
+      if (slots[aj + VALUE] === 0) break;
+      const home = slots[aj + HASH]! & this.mask;
+      // The entry at j may fill the hole unless its home lies in the cyclic range (hole, j].
+      const stays = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+      if (!stays) {
+        slots.copyWithin(hole << this.shift, aj, aj + w);
+        hole = j;
+      }
+    }
+    slots.fill(0, hole << this.shift, (hole << this.shift) + w);
   }
 
   /** Writes `key`'s length and characters into the slot at `at`; false when it cannot be stored inline. */
@@ -125,8 +222,9 @@ export class HostIndex<V> {
     return true;
   }
 
+  /** The number of entries. */
   get size(): number {
-    return this.values.length;
+    return this.live;
   }
 
   get(key: string): V | undefined {
@@ -134,12 +232,12 @@ export class HostIndex<V> {
     return i < 0 ? undefined : this.values[i];
   }
 
-  /** The value at an index from indexOf (0 <= i < size). */
+  /** The value at an index from indexOf. */
   valueAt(i: number): V {
     return this.values[i]!;
   }
 
-  /** The index of `key`'s value (0 to size - 1, in the order of the entries given), or -1. */
+  /** The index of `key`'s value (in the order of the entries given; an index from withChanges may have holes), or -1. */
   indexOf(key: string): number {
     const at = this.slotOf(key);
     return at < 0 ? -1 : this.slots[at + VALUE]! - 1;

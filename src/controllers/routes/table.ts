@@ -70,10 +70,16 @@ export class CompiledTable implements RouteTable {
     readonly hostless: HostRoutes | undefined,
     readonly fallback: Route | undefined,
     readonly tls: ReadonlyMap<string, TlsBinding> = new Map(),
+    /** The root hosts of `exact` when the caller has them (HostIndex.withChanges of the previous table's); else built here. */
+    roots?: HostIndex<Route>,
   ) {
-    const roots: [string, Route][] = [];
-    for (const [host, h] of exact) if (h.root !== undefined) roots.push([host, h.root]);
-    this.roots = new HostIndex(roots);
+    if (roots !== undefined) {
+      this.roots = roots;
+      return;
+    }
+    const entries: [string, Route][] = [];
+    for (const [host, h] of exact) if (h.root !== undefined) entries.push([host, h.root]);
+    this.roots = new HostIndex(entries);
   }
 
   match(host: string, path: string): Route | undefined {

@@ -117,3 +117,44 @@ test('HostIndex.withWords: reuses the slots given when they are of the size need
   assert.notEqual(small.slots, second.slots, 'another size: a new array');
   assert.equal(small.get('c.test'), 1);
 });
+
+test('HostIndex.withChanges: random updates, removals and additions answer like a Map after every step; the index changed from stays as it was', () => {
+  const rnd = seededRandom(41);
+  // Few home slots for many keys (a small table) makes long probe runs, which removals must keep
+  // reachable; long and wide keys take the path of keys not stored inline.
+  const pool = Array.from({ length: 400 }, (_, i) => (i % 37 === 0 ? `long-${'x'.repeat(80)}-${i}.test` : i % 41 === 0 ? `wide-${i}-\u4e16.test` : `h${i}.test`));
+  const model = new Map<string, number>();
+  for (let i = 0; i < 300; i++) model.set(pool[i]!, i);
+  let idx = new HostIndex([...model]);
+  let incremental = 0;
+  for (let step = 0; step < 300; step++) {
+    const changes = new Map<string, number | undefined>();
+    const n = 1 + rnd(rnd(2) === 0 ? 3 : 40);
+    for (let c = 0; c < n; c++) {
+      const k = pool[rnd(pool.length)]!;
+      changes.set(k, rnd(3) === 0 ? undefined : step * 1000 + c);
+    }
+    const before = new Map(model);
+    const prev = idx;
+    const prevSlots = prev.slots.slice();
+    idx = prev.withChanges(changes);
+    if (idx.slots.length === prev.slots.length && idx.slots !== prev.slots) incremental++;
+    for (const [k, v] of changes) {
+      if (v === undefined) model.delete(k);
+      else model.set(k, v);
+    }
+    assert.equal(idx.size, model.size, `step ${step}: size`);
+    for (const k of pool) {
+      assert.equal(idx.get(k), model.get(k), `step ${step}: ${k}`);
+      assert.equal(prev.get(k), before.get(k), `step ${step}: the old index still answers ${k} as before`);
+    }
+    assert.deepEqual(prev.slots, prevSlots, `step ${step}: the old index's slots are untouched`);
+    // A copy with owner words made from a changed index answers the same.
+    if (step % 50 === 0) for (const k of pool) assert.equal(idx.withWords(8).get(k), model.get(k));
+  }
+  assert.ok(incremental > 100, `${incremental} of 300 steps changed the slots in place of a rebuild`);
+});
+
+test('HostIndex.withChanges: refused on a copy with owner words', () => {
+  assert.throws(() => new HostIndex([['a.test', 1]]).withWords(1).withChanges(new Map([['a.test', 2]])), /owner words/);
+});

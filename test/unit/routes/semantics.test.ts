@@ -207,6 +207,38 @@ test('incremental: changing one Ingress rebuilds its hosts only and keeps other 
   assert.equal(after.exact.get('h8.example.com'), before.exact.get('h8.example.com'), 'untouched hosts are shared');
 });
 
+test('incremental: the root host index of each new table holds exactly the root hosts of its exact hosts (changed, not rebuilt)', () => {
+  const objs: TypedObject[] = [service('web')];
+  for (let i = 0; i < 100; i++) objs.push(ingress(`i${i}`, { ...cls, rules: [rule(`h${i}.example.com`, [['/', 'Prefix', 'web']])] }));
+  const { compiler, store } = compile(objs);
+  let changes: readonly import('../../../src/store/store.js').Change[] = [];
+  store.subscribe((c) => (changes = c));
+  const rootsOf = (t: ReturnType<typeof compiler.current>) => {
+    const want = new Map<string, unknown>();
+    for (const [host, h] of t.exact) if (h.root !== undefined) want.set(host, h.root);
+    return want;
+  };
+  const steps: TypedObject[] = [
+    ingress('i3', { ...cls, rules: [rule('h3.example.com', [['/', 'Prefix', 'web'], ['/x', 'Exact', 'web']])] }), // no longer a root host
+    ingress('i4', { ...cls, rules: [rule('moved-4.example.com', [['/', 'Prefix', 'web']])] }), // a root host renamed
+    ingress('i200', { ...cls, rules: [rule('new-200.example.com', [['/', 'Prefix', 'web']])] }), // a new root host
+    ingress('i3', { ...cls, rules: [rule('h3.example.com', [['/', 'Prefix', 'web']])] }), // a root host again
+  ];
+  for (const [n, o] of steps.entries()) {
+    const before = compiler.current();
+    store.upsert('t', o);
+    store.flush();
+    const t = compiler.apply(changes);
+    const want = rootsOf(t);
+    assert.equal(t.roots.size, want.size, `step ${n}: size`);
+    for (const [host, r] of want) assert.equal(t.roots.get(host), r, `step ${n}: ${host}`);
+    for (const host of ['h3.example.com', 'h4.example.com', 'moved-4.example.com', 'new-200.example.com']) assert.equal(t.roots.get(host), want.get(host), `step ${n}: ${host}`);
+    assert.equal(t.roots.slots.length, before.roots.slots.length, `step ${n}: the same slot count`);
+    assert.notEqual(t.roots, before.roots);
+    assert.equal(before.roots.size, rootsOf(before).size, `step ${n}: the previous table's index is unchanged`);
+  }
+});
+
 test('endpoint changes reach the table', () => {
   const { compiler, store } = compile([service('web'), ingress('x', { ...cls, rules: [rule('e.example.com', [['/', 'Prefix', 'web']])] })]);
   assert.equal(compiler.current().match('e.example.com', '/')!.backend.endpoints.length, 0);

@@ -125,15 +125,11 @@ export class AccessLog implements TurnWriter {
       this.onDrop?.(count);
       return;
     }
-    if (cuts.length === 0) {
-      this.out.write(p.join(''));
-      return;
-    }
     let from = 0;
     for (const c of cuts) {
       this.out.write(p.slice(from, c).join(''));
       from = c;
     }
-    this.out.write(p.slice(from).join(''));
+    this.out.write((from === 0 ? p : p.slice(from)).join(''));
   }
 }

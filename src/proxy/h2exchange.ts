@@ -100,7 +100,9 @@ export class H2Exchange {
   /** The client's request trailers that may pass (RFC 9110 6.5.1), on to the backend. */
   private sendTrailers(): void {
     const s = this.stream;
-    if (s === undefined || s.destroyed || this.done) return;
+    // Also after the response has ended: with waitForTrailers the stream stays open until its
+    // trailers (or a close) are sent.
+    if (s === undefined || s.destroyed || s.closed) return;
     const t = requestTrailers((this.req as { rawTrailers?: string[] }).rawTrailers);
     try {
       s.sendTrailers(t);
@@ -228,10 +230,13 @@ export class H2Exchange {
     this.finished = true;
     if (!this.done) {
       this.done = true;
-      const s = this.stream;
-      if (s !== undefined && !s.closed) s.close(constants.NGHTTP2_CANCEL);
       if (this.status === 0) this.status = 499;
     }
+    // A stream still open now is the client's side of it: the client went away, or the backend
+    // answered before the request body ended (the rest of the body is not read). Cancelled, not
+    // left open in the session.
+    const s = this.stream;
+    if (s !== undefined && !s.closed) s.close(constants.NGHTTP2_CANCEL);
     const o = this.h.o;
     o.metrics.routeRequest(this.r.route, this.r.route.id, this.status, this.req.method ?? '', (performance.now() - this.start) / 1000);
     if (o.accessLog !== null) {

@@ -5,6 +5,7 @@ import { createServer, type Http2Server, type ServerHttp2Session } from 'node:ht
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { requestTrailers } from '../../src/proxy/h2exchange.js';
+import { waitFor } from '../harness/wait.js';
 import { backend, deadPort, endpoint, nodeGet, route, startProxy, TestTable } from './helpers.js';
 
 describe('h2c upstreams', () => {
@@ -13,9 +14,19 @@ describe('h2c upstreams', () => {
   let sessions = 0;
   let proxy: Awaited<ReturnType<typeof startProxy>>;
   let dead = 0;
+  /** What the backend saw of each /early request's stream: its trailers when it ended, 'close' when it closed. */
+  const earlyEnded: string[] = [];
 
   before(async () => {
     server = createServer((req, res) => {
+      if (req.url === '/early') {
+        // Answers at once; tells the test when the request's own end arrives.
+        req.resume();
+        req.on('end', () => earlyEnded.push(JSON.stringify(req.trailers)));
+        req.on('close', () => earlyEnded.push('close'));
+        res.end('early');
+        return;
+      }
       if (req.url === '/upload') {
         // What arrived: the body's length and the request's trailers.
         let n = 0;
@@ -73,6 +84,23 @@ describe('h2c upstreams', () => {
     const none = await upload(undefined);
     assert.equal(none.status, 200);
     assert.deepEqual(none.body, { n: 5, trailers: {} });
+  });
+
+  test('a request body still going when the h2c backend has answered: the stream is cancelled at the backend, not left open', async () => {
+    earlyEnded.length = 0;
+    const r = http.request(`${proxy.url}/early`, { method: 'POST', headers: { host: 'app.test' }, agent: false });
+    const response = new Promise<string>((resolve, reject) => {
+      r.on('response', (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve(text));
+      });
+      r.on('error', reject);
+    });
+    r.write('abc');
+    assert.equal(await response, 'early');
+    r.end('de');
+    await waitFor('the backend stream closed', () => earlyEnded.includes('close'));
   });
 
   test('requestTrailers: lower-case names, hop-by-hop and framing fields dropped, repeats joined', () => {

@@ -2,11 +2,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Http2Server, type ServerHttp2Session } from 'node:http2';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { requestTrailers } from '../../src/proxy/h2exchange.js';
 import { waitFor } from '../harness/wait.js';
-import { backend, deadPort, endpoint, nodeGet, route, startProxy, TestTable } from './helpers.js';
+import { backend, deadPort, endpoint, nodeGet, openRequest, route, startProxy, TestTable } from './helpers.js';
 
 describe('h2c upstreams', () => {
   let server: Http2Server;
@@ -63,18 +62,14 @@ describe('h2c upstreams', () => {
     assert.equal(sessions, 1, 'one multiplexed session');
   });
 
-  const upload = (trailers: [string, string][] | undefined) =>
-    new Promise<{ status: number; body: { n: number; trailers: Record<string, string> } }>((resolve, reject) => {
-      const r = http.request(`${proxy.url}/upload`, { method: 'POST', headers: { host: 'app.test', ...(trailers ? { trailer: 'x-checksum' } : {}) }, agent: false }, (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as { n: number; trailers: Record<string, string> } }));
-      });
-      r.on('error', reject);
-      r.write('abc');
-      if (trailers) r.addTrailers(trailers);
-      r.end('de');
-    });
+  const upload = async (trailers: [string, string][] | undefined) => {
+    const { req, response } = openRequest(`${proxy.url}/upload`, { method: 'POST', headers: { host: 'app.test', ...(trailers ? { trailer: 'x-checksum' } : {}) } });
+    req.write('abc');
+    if (trailers) req.addTrailers(trailers);
+    req.end('de');
+    const r = await response;
+    return { status: r.status, body: JSON.parse(r.text) as { n: number; trailers: Record<string, string> } };
+  };
 
   test('request trailers of a chunked upload reach an h2c backend, without those that would reframe or reroute it', async () => {
     const got = await upload([['X-Checksum', 'c1'], ['Host', 'evil.test'], ['Content-Type', 'text/x'], ['Proxy-Authorization', 'Basic eA=='], ['x-two', 'v2'], ['X-Two', 'v3']]);
@@ -88,17 +83,9 @@ describe('h2c upstreams', () => {
 
   test('a request body still going when the h2c backend has answered: the stream is cancelled at the backend, not left open', async () => {
     earlyEnded.length = 0;
-    const r = http.request(`${proxy.url}/early`, { method: 'POST', headers: { host: 'app.test' }, agent: false });
-    const response = new Promise<string>((resolve, reject) => {
-      r.on('response', (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => resolve(text));
-      });
-      r.on('error', reject);
-    });
+    const { req: r, response } = openRequest(`${proxy.url}/early`, { method: 'POST', headers: { host: 'app.test' } });
     r.write('abc');
-    assert.equal(await response, 'early');
+    assert.equal((await response).text, 'early');
     r.end('de');
     await waitFor('the backend stream closed', () => earlyEnded.includes('close'));
   });

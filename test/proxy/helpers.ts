@@ -1,5 +1,5 @@
 /** Shared pieces of the proxy tests: a hand-built route table, real backends, a proxy under test. */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import type { Backend, Route, RouteTable, StickyCookie, UpstreamEndpoint, UpstreamScheme } from '../../src/controllers/routes/types.js';
@@ -186,17 +186,33 @@ export function parseRawResponse(text: string): { status: number; headers: Recor
   return { status, headers, body };
 }
 
-/** A request through node's own http client (it sends any header we ask for, hop-by-hop included). */
-export async function nodeGet(url: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
-  const http = await import('node:http');
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { headers, agent: false }, (res) => {
+export interface NodeResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+/**
+ * A request through node's own http client (it sends any header we ask for, hop-by-hop included),
+ * left open for the caller to write its body, and its whole response.
+ */
+export function openRequest(url: string, opts: { method?: string; headers: Record<string, string> }): { req: ClientRequest; response: Promise<NodeResponse> } {
+  const req = httpRequest(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: false });
+  const response = new Promise<NodeResponse>((resolve, reject) => {
+    req.on('response', (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
     });
     req.on('error', reject);
-    req.end();
   });
+  return { req, response };
+}
+
+/** A GET through node's own http client. */
+export async function nodeGet(url: string, headers: Record<string, string>): Promise<NodeResponse> {
+  const { req, response } = openRequest(url, { headers });
+  req.end();
+  return response;
 }

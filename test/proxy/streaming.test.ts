@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { waitFor } from '../harness/wait.js';
-import { backend, endpoint, route, startBackend, startProxy, TestTable, type Backendsrv, type ProxyUnderTest } from './helpers.js';
+import { backend, endpoint, openRequest, route, startBackend, startProxy, TestTable, type Backendsrv, type ProxyUnderTest } from './helpers.js';
 
 const MiB = 1024 * 1024;
 const CHUNK = Buffer.alloc(64 * 1024, 'x');
@@ -114,15 +114,7 @@ describe('bodies stream both ways without buffering', () => {
     resumeUpload = undefined;
     let sent = 0;
     let clientBlocked = false;
-    const req = http.request(`${p.url}/upload`, { method: 'POST', headers: { host: 's.test' }, agent: false });
-    const response = new Promise<string>((resolve, reject) => {
-      req.on('response', (res) => {
-        let t = '';
-        res.on('data', (d) => (t += d));
-        res.on('end', () => resolve(t));
-      });
-      req.on('error', reject);
-    });
+    const { req, response } = openRequest(`${p.url}/upload`, { method: 'POST', headers: { host: 's.test' } });
     const pump = () => {
       while (sent < 50 * MiB) {
         sent += CHUNK.length;
@@ -143,7 +135,7 @@ describe('bodies stream both ways without buffering', () => {
     });
     assert.ok(sent < 20 * MiB, `client pushed ${sent / MiB} MiB into a stalled path`);
     resumeUpload!();
-    assert.equal(await response, String(50 * MiB));
+    assert.equal((await response).text, String(50 * MiB));
   });
 
   test('chunked response trailers pass through', async () => {

@@ -15,6 +15,8 @@
  *   node --import tsx bench/proxy/ab.ts --a dist/cli/main.js --b dist/cli/main.js --a-hosts 1 --b-hosts 10000 --alternate
  *        (the 10,000-host target with four processes a side: one build, two table sizes, each
  *        process loaded alone in turn as bench:proxy's alternated comparison does)
+ *   ... --a-hosts 1 --b-hosts 10000 --b-requested 1 (B's table holds 10,000 hosts, wrk asks it for
+ *        its first only: the cost of a large table apart from the requests' spread over it)
  *
  * Every process of a side serves the same manifests (--hosts, or --a-hosts / --b-hosts,
  * Ingresses, Services and EndpointSlices to one nginx backend) on CPU 0, one worker. A pair (one
@@ -55,6 +57,8 @@ const { values: opts } = parseArgs({
     hosts: { type: 'string', default: '10000' },
     'a-hosts': { type: 'string' },
     'b-hosts': { type: 'string' },
+    'a-requested': { type: 'string' },
+    'b-requested': { type: 'string' },
     alternate: { type: 'boolean', default: false },
     processes: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '4' },
@@ -89,7 +93,7 @@ function log(msg: string): void {
 }
 
 async function main(): Promise<void> {
-  if (!opts.a || !opts.b) throw new Error('usage: bench/proxy/ab.ts --a <build A>/cli/main.js --b <build B>/cli/main.js [--hosts N | --a-hosts N --b-hosts M] [--alternate] [--processes K] [--rounds R] [--seconds S] [--out FILE]');
+  if (!opts.a || !opts.b) throw new Error('usage: bench/proxy/ab.ts --a <build A>/cli/main.js --b <build B>/cli/main.js [--hosts N | --a-hosts N --b-hosts M] [--a-requested N] [--b-requested M] [--alternate] [--processes K] [--rounds R] [--seconds S] [--out FILE]');
   const bins = { A: resolve(opts.a), B: resolve(opts.b) };
   const nodeFlags = { A: opts['a-flags']!.split(' ').filter(Boolean), B: opts['b-flags']!.split(' ').filter(Boolean) };
   const env = { A: envOf('a-env', opts['a-env']!), B: envOf('b-env', opts['b-env']!) };
@@ -114,6 +118,11 @@ async function main(): Promise<void> {
     const bp = { http: await freePort(), tls: await freePort() };
     await startNginx('backend', join(work, 'backend'), nginxBackendConf({ dir: join(work, 'backend'), httpPort: bp.http, tlsPort: bp.tls, cert }), LOAD_CPU, async () => (await httpGet(bp.http, 'bench.test', '/small')).status === 200);
     const hosts = { A: hostNames(nHosts.A), B: hostNames(nHosts.B) };
+    // The hosts wrk spreads its requests over: all of the side's, or its first --x-requested.
+    const requested = {
+      A: hosts.A.slice(0, opts['a-requested'] === undefined ? nHosts.A : Math.min(nHosts.A, positive('a-requested', opts['a-requested']))),
+      B: hosts.B.slice(0, opts['b-requested'] === undefined ? nHosts.B : Math.min(nHosts.B, positive('b-requested', opts['b-requested']))),
+    };
     const manifests = { A: join(work, 'manifests-A'), B: join(work, 'manifests-B') };
     for (const side of ['A', 'B'] as const) await writeLayout({ dir: manifests[side], hosts: hosts[side], backendPort: bp.http });
 
@@ -139,7 +148,7 @@ async function main(): Promise<void> {
         log(`started ${side}${i} (${describe(side)}), pid ${sut.pid}, ${nHosts[side]} hosts`);
       }
     }
-    const load = (side: 'A' | 'B', sut: Sut, s: number): Promise<LoadResult> => runWrk({ url: `http://127.0.0.1:${sut.httpPort}/small`, connections: 64, durationS: s, hosts: hosts[side], cpus: LOAD_CPU, workDir: work });
+    const load = (side: 'A' | 'B', sut: Sut, s: number): Promise<LoadResult> => runWrk({ url: `http://127.0.0.1:${sut.httpPort}/small`, connections: 64, durationS: s, hosts: requested[side], cpus: LOAD_CPU, workDir: work });
     for (const side of ['A', 'B'] as const) for (const sut of procs[side]) await load(side, sut, JIT_WARMUP_S);
 
     const measure = async (p: { round: number; a: number; b: number }): Promise<PairMeasurement> => {
@@ -180,7 +189,7 @@ async function main(): Promise<void> {
       '',
       `A: ${describe('A')}`,
       `B: ${describe('B')}`,
-      `${k} processes a side, ${nHosts.A === nHosts.B ? `${nHosts.A} hosts each` : `A with ${nHosts.A} host${nHosts.A === 1 ? "" : "s"}, B with ${nHosts.B}`}, pairs loaded ${alternate ? 'one after the other (order flipped every round), each alone' : 'at the same time'} on CPU ${SUT_CPU} (wrk -t1 -c64 each on CPU ${LOAD_CPU}, a random host per request), ${rounds} rounds of ${k} pairings of ${seconds} s after ${SETTLE_ROUNDS} rounds not counted`,
+      `${k} processes a side, ${nHosts.A === nHosts.B ? `${nHosts.A} hosts each` : `A with ${nHosts.A} host${nHosts.A === 1 ? "" : "s"}, B with ${nHosts.B}`}${requested.A.length === nHosts.A && requested.B.length === nHosts.B ? '' : ` (requests for ${requested.A.length} of A's hosts, ${requested.B.length} of B's)`}, pairs loaded ${alternate ? 'one after the other (order flipped every round), each alone' : 'at the same time'} on CPU ${SUT_CPU} (wrk -t1 -c64 each on CPU ${LOAD_CPU}, a random host per request), ${rounds} rounds of ${k} pairings of ${seconds} s after ${SETTLE_ROUNDS} rounds not counted`,
       `Command: \`node --import tsx bench/proxy/ab.ts ${process.argv.slice(2).join(' ')}\``,
       '',
       `B's requests per CPU second over A's: mean ${f(s.mean)}, standard error ${s.spread.toFixed(3)} (from the processes' own means), median ${f(s.median)}, pairings ${f(s.min)} to ${f(s.max)} (${s.n})`,

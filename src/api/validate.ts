@@ -3,6 +3,7 @@
  * the field path, e.g. `spec.rules[0].http.paths[1].pathType: must be one of Exact, Prefix, ImplementationSpecific`.
  */
 import { z, type ZodIssue, type ZodTypeAny } from 'zod';
+import { compact } from './compact.js';
 import type { KubeObject } from './types.js';
 
 export interface FieldError {
@@ -247,7 +248,7 @@ export function parseObject(raw: unknown): ParseResult<KubeObject> {
   if (!s) return { ok: false, errors: [{ path: 'kind', message: `unknown kind ${doc.kind}` }] };
   const r = s.schema.safeParse(raw);
   if (!r.success) return { ok: false, errors: toFieldErrors(r.error.issues) };
-  return { ok: true, object: r.data as KubeObject };
+  return { ok: true, object: compact(r.data as KubeObject) };
 }
 
 export function formatErrors(errors: readonly FieldError[]): string {

@@ -9,6 +9,7 @@
  */
 import { keyOf, type ObjectKey, type TypedObject } from '../api/meta.js';
 import type { FieldError } from '../api/validate.js';
+import { SetMap } from './setmap.js';
 
 export interface Origin {
   /** The source's id: a file path, `kube`, `state`, ... */
@@ -51,7 +52,7 @@ export type IndexFn = (o: TypedObject) => readonly string[];
 interface Index {
   kind: string;
   fn: IndexFn;
-  map: Map<string, Set<ObjectKey>>;
+  map: SetMap<ObjectKey>;
 }
 
 export class Store {
@@ -69,7 +70,7 @@ export class Store {
 
   /** Registers a secondary index (e.g. EndpointSlices by Service). Must be called before objects arrive. */
   addIndex(name: string, kind: string, fn: IndexFn): void {
-    const idx: Index = { kind, fn, map: new Map() };
+    const idx: Index = { kind, fn, map: new SetMap() };
     this.indexes.set(name, idx);
     for (const e of this.list(kind)) this.indexAdd(idx, e);
   }
@@ -96,10 +97,8 @@ export class Store {
   byIndex<T extends TypedObject>(name: string, value: string): Entry<T>[] {
     const idx = this.indexes.get(name);
     if (!idx) throw new Error(`store: no index named ${name}`);
-    const keys = idx.map.get(value);
-    if (!keys) return [];
     const out: Entry<T>[] = [];
-    for (const k of keys) {
+    for (const k of idx.map.get(value)) {
       const e = this.entries.get(k);
       if (e) out.push(e as Entry<T>);
     }
@@ -213,12 +212,17 @@ export class Store {
   }
 
   private setCandidate(key: ObjectKey, object: TypedObject, origin: Origin): void {
-    let cands = this.candidates.get(key);
-    if (!cands) this.candidates.set(key, (cands = []));
-    const i = cands.findIndex((c) => c.origin.source === origin.source);
-    if (i >= 0) cands[i] = { object, origin };
-    else cands.push({ object, origin });
-    this.setLive(key, cands[0]!);
+    const cand = { object, origin };
+    const cands = this.candidates.get(key);
+    // Made with its one candidate (nearly every key has one): an array grown by push from empty
+    // keeps room for 17.
+    if (!cands) this.candidates.set(key, [cand]);
+    else {
+      const i = cands.findIndex((c) => c.origin.source === origin.source);
+      if (i >= 0) cands[i] = cand;
+      else cands.push(cand);
+    }
+    this.setLive(key, cands?.[0] ?? cand);
   }
 
   private dropCandidate(key: ObjectKey, source: string): void {
@@ -255,21 +259,13 @@ export class Store {
   }
 
   private indexAdd(idx: Index, e: Entry): void {
-    for (const v of idx.fn(e.object)) {
-      let s = idx.map.get(v);
-      if (!s) idx.map.set(v, (s = new Set()));
-      s.add(e.key);
-    }
+    for (const v of idx.fn(e.object)) idx.map.add(v, e.key);
   }
 
   private unindex(e: Entry): void {
     for (const idx of this.indexes.values()) {
       if (idx.kind !== e.object.kind) continue;
-      for (const v of idx.fn(e.object)) {
-        const s = idx.map.get(v);
-        s?.delete(e.key);
-        if (s && s.size === 0) idx.map.delete(v);
-      }
+      for (const v of idx.fn(e.object)) idx.map.delete(v, e.key);
     }
   }
 

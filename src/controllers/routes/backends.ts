@@ -21,7 +21,8 @@ function intern(origin: string): string {
 }
 
 export function backendId(namespace: string, service: string, port: ServiceBackendPort): string {
-  return `${namespace}/${service}:${port.number ?? port.name}`;
+  // Joined: flat (see objectKey), kept for every backend.
+  return [namespace, '/', service, ':', port.number ?? port.name].join('');
 }
 
 /**
@@ -87,5 +88,6 @@ export function resolveBackend(
     }
   }
   ready.sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0));
-  return backend({ ...withOpts, endpoints: ready, unready });
+  // Copied at their sizes: grown by push, a one-endpoint list keeps room for 17.
+  return backend({ ...withOpts, endpoints: ready.slice(), unready: unready.slice() });
 }

@@ -5,10 +5,11 @@
 import { keyOf, nsName, sortOlderFirst, type ObjectKey } from '../../api/meta.js';
 import { SERVICE_NAME_LABEL, type EndpointSlice, type Ingress, type IngressBackend, type IngressClass, type PathType, type Service } from '../../api/types.js';
 import type { Change, Store } from '../../store/store.js';
+import { SetMap } from '../../store/setmap.js';
 import { backendId, resolveBackend } from './backends.js';
 import { classView, ingressIsOurs, type ClassConfig, type ClassView } from './classes.js';
 import { effectiveType, prefixKey } from './paths.js';
-import { CompiledTable, type HostRoutes } from './table.js';
+import { CompiledTable, NO_ROUTES, type HostRoutes } from './table.js';
 import type { Backend, Route, TlsBinding } from './types.js';
 import { routerOptions } from '../../api/traefik.js';
 
@@ -80,12 +81,12 @@ function makeRoute(r: Pick<Route, 'id' | 'host' | 'path' | 'pathType' | 'ingress
 export function registerRouteIndexes(store: Store): void {
   store.addIndex(SLICES_BY_SERVICE, 'EndpointSlice', (o) => {
     const svc = o.metadata.labels?.[SERVICE_NAME_LABEL];
-    return svc ? [`${o.metadata.namespace}/${svc}`] : [];
+    return svc ? [[o.metadata.namespace, svc].join('/')] : [];
   });
 }
 
 function serviceRef(ns: string, b: IngressBackend): string {
-  return `${ns}/${b.service.name}`;
+  return [ns, b.service.name].join('/');
 }
 
 export class RouteCompiler {
@@ -96,9 +97,9 @@ export class RouteCompiler {
   private readonly tlsIngresses = new Set<ObjectKey>();
   private tls = new Map<string, TlsBinding>();
   private tlsConflicts: RouteConflict[] = [];
-  private readonly hostIngresses = new Map<string, Set<ObjectKey>>();
+  private readonly hostIngresses = new SetMap<ObjectKey>();
   /** `ns/service` → rule hosts whose routes use it ('\0default' for the default backend). */
-  private readonly serviceUsers = new Map<string, Set<string>>();
+  private readonly serviceUsers = new SetMap<string>();
   private readonly hostConflicts = new Map<string, RouteConflict[]>();
   private exact = new Map<string, HostRoutes>();
   private wildcard = new Map<string, HostRoutes>();
@@ -167,7 +168,7 @@ export class RouteCompiler {
           const svc = e?.object.metadata.labels?.[SERVICE_NAME_LABEL];
           if (c.kind === 'EndpointSlice' && svc) names.add(`${e!.object.metadata.namespace}/${svc}`);
         }
-        for (const n of names) for (const h of this.serviceUsers.get(n) ?? []) (h === '\0default' ? (fallbackDirty = true) : hosts.add(h));
+        for (const n of names) for (const h of this.serviceUsers.get(n)) (h === '\0default' ? (fallbackDirty = true) : hosts.add(h));
       }
     }
     if (!hosts.size && !fallbackDirty && !tlsDirty) return this.table;
@@ -191,38 +192,27 @@ export class RouteCompiler {
     }
     if (tlsHosts.size) this.tlsIngresses.add(key);
     else this.tlsIngresses.delete(key);
-    this.rules.set(key, specs);
+    // Kept at its size (grown by push, it has room for 17).
+    this.rules.set(key, specs.slice());
     for (const s of specs) {
-      let set = this.hostIngresses.get(s.host);
-      if (!set) this.hostIngresses.set(s.host, (set = new Set()));
-      set.add(key);
-      this.use(serviceRef(ns, s.backend), s.host);
+      this.hostIngresses.add(s.host, key);
+      this.serviceUsers.add(serviceRef(ns, s.backend), s.host);
     }
     if (ing.spec.defaultBackend) {
       this.defaults.set(key, { host: '', path: '/', pathType: 'Prefix', backend: ing.spec.defaultBackend, ingress: ing, tls: false, sslRedirect: false });
-      this.use(serviceRef(ns, ing.spec.defaultBackend), '\0default');
+      this.serviceUsers.add(serviceRef(ns, ing.spec.defaultBackend), '\0default');
     }
   }
 
   private removeIngress(key: ObjectKey): void {
     const old = this.rules.get(key);
     if (old) {
-      for (const r of old) {
-        const set = this.hostIngresses.get(r.host);
-        set?.delete(key);
-        if (set && !set.size) this.hostIngresses.delete(r.host);
-      }
+      for (const r of old) this.hostIngresses.delete(r.host, key);
       this.rules.delete(key);
     }
     this.defaults.delete(key);
     this.tlsIngresses.delete(key);
     // serviceUsers keeps stale hosts; a stale entry only costs a needless host rebuild and is pruned there.
-  }
-
-  private use(service: string, host: string): void {
-    let s = this.serviceUsers.get(service);
-    if (!s) this.serviceUsers.set(service, (s = new Set()));
-    s.add(host);
   }
 
   private publish(hosts: Set<string>, fallbackDirty: boolean): CompiledTable {
@@ -262,7 +252,7 @@ export class RouteCompiler {
   private buildHost(host: string, memo: Map<string, Backend>): HostRoutes | undefined {
     const keys = this.hostIngresses.get(host);
     this.hostConflicts.delete(host);
-    if (!keys?.size) return undefined;
+    if (this.hostIngresses.count(host) === 0) return undefined;
     const own: RuleSpec[] = [];
     for (const k of keys) for (const r of this.rules.get(k) ?? []) if (r.host === host) own.push(r);
     // Oldest Ingress first: the first definition of an identical host+path+type wins.
@@ -285,7 +275,8 @@ export class RouteCompiler {
         continue;
       }
       const route = makeRoute({
-        id: `${host || '*'}|${type}|${type === 'Exact' ? s.path : k || '/'}`,
+        // Joined: flat (see objectKey), kept for every route.
+        id: [host || '*', type, type === 'Exact' ? s.path : k || '/'].join('|'),
         host,
         path: s.path,
         pathType: s.pathType,
@@ -301,7 +292,7 @@ export class RouteCompiler {
     }
     if (conflicts.length) this.hostConflicts.set(host, conflicts);
     const root = !prioritized && exact.size === 0 && prefix.size === 1 ? prefix.get('') : undefined;
-    return { host, exact, prefix, prioritized, root };
+    return { host, exact: exact.size === 0 ? NO_ROUTES : exact, prefix: root !== undefined || prefix.size === 0 ? NO_ROUTES : prefix, prioritized, root };
   }
 
   private buildTls(): void {

@@ -107,6 +107,11 @@ test('root hosts: exactly the exact hosts whose only route is Prefix /, numbered
   assert.equal(i, 0);
   for (const path of ['/', '/x/y', '/api']) assert.equal(table.roots.valueAt(i), table.match('root.example.com', path));
   for (const h of ['two.example.com', 'exact.example.com', '*.example.com', 'x.example.com', '', 'ROOT.example.com']) assert.equal(table.roots.indexOf(h), -1, h);
+  // A root host keeps its route as its root only (no maps of its own); routes() still lists it.
+  assert.deepEqual(
+    table.routes().map((r) => r.id).sort(),
+    ['*.example.com|Prefix|/', '*|Prefix|/', 'exact.example.com|Exact|/', 'root.example.com|Prefix|/', 'two.example.com|Prefix|/', 'two.example.com|Prefix|/api'].sort(),
+  );
 });
 
 test('a host whose paths do not match falls through to the wildcard, then host-less rules, then the default backend', () => {

@@ -726,6 +726,18 @@ function mib(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+/** The checkout when the run starts (edits made while it runs are not in the build it measures). */
+const BUILT_FROM = (() => {
+  const git = (args: string[]) => {
+    try {
+      return execFileSync('git', ['-C', ROOT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return '';
+    }
+  };
+  return `${git(['rev-parse', '--short', 'HEAD']) || 'unknown'}${git(['status', '--porcelain', 'src']) ? ' plus uncommitted changes in src/' : ''}`;
+})();
+
 function machine(): string {
   const cpuModel = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
   const first = (cmd: string, args: string[]) => {
@@ -737,10 +749,8 @@ function machine(): string {
     }
   };
   const nginxV = execFileSync('sh', ['-c', 'nginx -v 2>&1'], { encoding: 'utf8' }).trim();
-  const head = first('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']);
-  const dirty = first('git', ['-C', ROOT, 'status', '--porcelain', 'src']) ? ' plus uncommitted changes in src/' : '';
   return [
-    `- gangplank: ${BIN} built from git ${head}${dirty}; flags added to every gangplank row: ${GP_ARGS.length ? GP_ARGS.join(' ') : 'none'}${HAS_WORKERS.value ? ' (and --workers 1 unless the row says otherwise)' : ''}`,
+    `- gangplank: ${BIN} built from git ${BUILT_FROM}; flags added to every gangplank row: ${GP_ARGS.length ? GP_ARGS.join(' ') : 'none'}${HAS_WORKERS.value ? ' (and --workers 1 unless the row says otherwise)' : ''}`,
     `- CPUs: ${osCpus().length} (nproc), model: ${cpuModel}; kernel ${first('uname', ['-r'])}`,
     `- node ${process.version}; ${nginxV}; ${first('haproxy', ['-v'])}`,
     `- ${first('sh', ['-c', 'wrk -v 2>&1'])}; ${first('h2load', ['--version'])}`,

@@ -250,11 +250,10 @@ export class RouteCompiler {
   }
 
   private buildHost(host: string, memo: Map<string, Backend>): HostRoutes | undefined {
-    const keys = this.hostIngresses.get(host);
     this.hostConflicts.delete(host);
     if (this.hostIngresses.count(host) === 0) return undefined;
     const own: RuleSpec[] = [];
-    for (const k of keys) for (const r of this.rules.get(k) ?? []) if (r.host === host) own.push(r);
+    for (const k of this.hostIngresses.get(host)) for (const r of this.rules.get(k) ?? []) if (r.host === host) own.push(r);
     // Oldest Ingress first: the first definition of an identical host+path+type wins.
     const specs = own.length === 1 ? own : sortOlderFirst(own, (s) => s.ingress);
     const exact = new Map<string, Route>();

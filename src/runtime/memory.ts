@@ -26,6 +26,13 @@ export function applyHeapPolicy(): void {
  * collected during start-up; with one full collection once the initial state is loaded it
  * settles at 245-260 MiB within seconds. V8's gc() is exposed only behind --expose-gc, so the flag is set at run time for
  * this one call (a new context then has gc as a global).
+ *
+ * That collection also compacts (--compact-on-every-full-gc, on for this one call): the objects
+ * kept are scattered over pages the load filled with what it threw away, and V8's own choice of
+ * pages to compact left them there. With 10,000 hosts (2026-11-27, `--trace-gc`): the heap after
+ * the collection 146.9 MB committed for 56.3 MB live, 90.7 MB with compaction; RSS at /readyz
+ * 217 MB, 158 MB with it; the collection 51 ms, 125 ms with it, once, before traffic. Requests
+ * per CPU second afterwards the same (bench:ab, 10,000 hosts: 1.006×, standard error 0.016).
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -36,8 +43,13 @@ export function collectStartupGarbage(): number | undefined {
   const gc = runInNewContext('typeof gc === "function" ? gc : undefined') as (() => void) | undefined;
   if (gc === undefined) return undefined;
   const t0 = performance.now();
-  // A regular full collection; V8 hands the freed pages back over the next seconds (a
-  // 'last-resort' collection, tried too, kept more resident memory).
-  gc();
+  // A full collection that compacts (see above); V8 hands the freed pages back over the next
+  // seconds (a 'last-resort' collection, tried too, kept more resident memory).
+  setFlagsFromString('--compact-on-every-full-gc');
+  try {
+    gc();
+  } finally {
+    setFlagsFromString('--no-compact-on-every-full-gc');
+  }
   return performance.now() - t0;
 }

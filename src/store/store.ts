@@ -7,7 +7,7 @@
  * at a time (`upsert` / `remove`, for a watch). When two sources define the same object, the one
  * that defined it first keeps it and the other is recorded as rejected: nothing is silently lost.
  */
-import { keyOf, type ObjectKey, type TypedObject } from '../api/meta.js';
+import { keyOf, objectKey, type ObjectKey, type TypedObject } from '../api/meta.js';
 import type { FieldError } from '../api/validate.js';
 import { SetMap } from './setmap.js';
 
@@ -80,7 +80,7 @@ export class Store {
   }
 
   getObject<T extends TypedObject>(kind: string, namespace: string | undefined, name: string): T | undefined {
-    return this.entries.get(`${kind}/${namespace ?? ''}/${name}`)?.object as T | undefined;
+    return this.entries.get(objectKey(kind, namespace, name))?.object as T | undefined;
   }
 
   list<T extends TypedObject>(kind: string, namespace?: string): Entry<T>[] {

@@ -81,12 +81,17 @@ function makeRoute(r: Pick<Route, 'id' | 'host' | 'path' | 'pathType' | 'ingress
 export function registerRouteIndexes(store: Store): void {
   store.addIndex(SLICES_BY_SERVICE, 'EndpointSlice', (o) => {
     const svc = o.metadata.labels?.[SERVICE_NAME_LABEL];
-    return svc ? [[o.metadata.namespace, svc].join('/')] : [];
+    return svc ? [serviceKey(o.metadata.namespace, svc)] : [];
   });
 }
 
+/** `ns/service`: the key of a Service in the EndpointSlice index and in serviceUsers (joined flat, see objectKey). */
+function serviceKey(ns: string | undefined, service: string): string {
+  return [ns ?? '', service].join('/');
+}
+
 function serviceRef(ns: string, b: IngressBackend): string {
-  return [ns, b.service.name].join('/');
+  return serviceKey(ns, b.service.name);
 }
 
 export class RouteCompiler {
@@ -163,10 +168,10 @@ export class RouteCompiler {
       } else if (c.kind === 'Service' || c.kind === 'EndpointSlice') {
         const o = (c.new ?? c.old)!.object;
         const names = new Set<string>();
-        if (c.kind === 'Service') names.add(`${o.metadata.namespace}/${o.metadata.name}`);
+        if (c.kind === 'Service') names.add(serviceKey(o.metadata.namespace, o.metadata.name));
         for (const e of [c.old, c.new]) {
           const svc = e?.object.metadata.labels?.[SERVICE_NAME_LABEL];
-          if (c.kind === 'EndpointSlice' && svc) names.add(`${e!.object.metadata.namespace}/${svc}`);
+          if (c.kind === 'EndpointSlice' && svc) names.add(serviceKey(e!.object.metadata.namespace, svc));
         }
         for (const n of names) for (const h of this.serviceUsers.get(n)) (h === '\0default' ? (fallbackDirty = true) : hosts.add(h));
       }
@@ -242,7 +247,7 @@ export class RouteCompiler {
     let be = memo.get(id);
     if (!be) {
       const svc = this.store.getObject<Service>('Service', ns, b.service.name);
-      const slices = this.store.byIndex<EndpointSlice>(SLICES_BY_SERVICE, `${ns}/${b.service.name}`).map((e) => e.object);
+      const slices = this.store.byIndex<EndpointSlice>(SLICES_BY_SERVICE, serviceRef(ns, b)).map((e) => e.object);
       be = resolveBackend(ns, b.service.name, b.service.port, svc, slices);
       memo.set(id, be);
     }

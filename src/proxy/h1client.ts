@@ -319,15 +319,10 @@ class Conn implements ResponseSink, Expiring, TurnWriter {
     const req = this.req!;
     const s = this.socket;
     this.arm(this.pool.o.headersMs);
-    // The pieces are joined once (concatenating them one by one made a string per piece), from
-    // an array made at its final size (pushing grew it twice per request).
+    // Concatenated: Array.prototype.join costs more per piece than a chain of pieces that the
+    // socket write flattens once (see docs/benchmarks.md).
     const h = req.headers;
-    const parts = new Array<string>(6 + 2 * h.length);
-    parts[0] = req.method;
-    parts[1] = ' ';
-    parts[2] = req.path;
-    parts[3] = ' HTTP/1.1\r\n';
-    let k = 4;
+    let head = req.method + ' ' + req.path + ' HTTP/1.1\r\n';
     let sized = false;
     for (let i = 0; i < h.length; i += 2) {
       const n = h[i]!;
@@ -338,24 +333,20 @@ class Conn implements ResponseSink, Expiring, TurnWriter {
         return;
       }
       if (n.length === 14 && n.toLowerCase() === 'content-length') sized = true;
-      parts[k++] = n;
-      parts[k++] = ': ';
-      parts[k++] = v;
-      parts[k++] = '\r\n';
+      head += n + ': ' + v + '\r\n';
     }
-    parts[k++] = req.lines ?? '';
+    if (req.lines !== undefined) head += req.lines;
     const body = req.body;
     const chunked = body !== null && !sized;
-    // The head's end goes into the same join (appending it afterwards made a second string).
-    parts[k] = chunked ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n';
+    head += chunked ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n';
     if (body === null) {
       // The whole request: written with the rest of this turn's (src/proxy/turnwrites.ts).
-      this.turnHead = parts.join('');
+      this.turnHead = head;
       atTurnEnd(this);
       this.reqSent = true;
       return;
     }
-    s.write(parts.join(''), 'latin1');
+    s.write(head, 'latin1');
     const onData = (d: Buffer) => {
       if (d.length === 0) return;
       let ok: boolean;

@@ -145,27 +145,43 @@ export interface Refusal {
   location?: string;
 }
 
-/** The outcome of routing one request; shared by plain requests and upgrades. */
-export interface Routed {
-  route: Route;
-  host: string;
-  path: string;
-  /** path + original query, what the backend receives. */
-  target: string;
-  /** The request's authority as sent (absolute-form target, else Host header): what the backend gets as Host. */
-  authority: string;
-  /**
-   * When the route is known to go straight to one endpoint (see ProxyHandler.direct): its pool,
-   * else undefined. The endpoint is then the backend's only one (`ep`, or undefined when the
-   * request was routed without reading the route).
-   */
-  pool: H1Pool | undefined;
-  ep: UpstreamEndpoint | undefined;
-  /** With `pool`: the route's metrics row (EntrypointMetrics.rowOf), else -1. */
-  row: number;
-  /** With `pool`, for a root host: the handler's copy of the roots that remembered them and the host's slot there (a run counts there), else undefined and -1. */
-  hot: HotHosts | undefined;
-  at: number;
+/**
+ * The outcome of routing one request; shared by plain requests and upgrades.
+ *
+ * A request for a remembered root host (HotHosts) is routed without its Route: reading it from the
+ * copy's values is one more trip to memory among 10,000 hosts, and the usual request never needs
+ * it (its pool, metrics row and counts are in the host's slot). `route` reads it when asked, by
+ * the value index read from the slot when routed (the slot itself may hold another table's host by
+ * then: a retired copy's slots are reused by the next).
+ */
+export class Routed {
+  constructor(
+    private known: Route | undefined,
+    readonly host: string,
+    readonly path: string,
+    /** path + original query, what the backend receives. */
+    readonly target: string,
+    /** The request's authority as sent (absolute-form target, else Host header): what the backend gets as Host. */
+    readonly authority: string,
+    /**
+     * When the route is known to go straight to one endpoint (see ProxyHandler.direct): its pool,
+     * else undefined. The endpoint is then the backend's only one (`ep`, or undefined when the
+     * request was routed without reading the route).
+     */
+    readonly pool: H1Pool | undefined,
+    readonly ep: UpstreamEndpoint | undefined,
+    /** With `pool`: the route's metrics row (EntrypointMetrics.rowOf), else -1. */
+    readonly row: number,
+    /** With `pool`, for a root host: the handler's copy of the roots that remembered them and the host's slot there (a run counts there), else undefined and -1. */
+    readonly hot: HotHosts | undefined,
+    readonly at: number,
+    /** Without `known`: the route's value index in `hot` (HotHosts.valueIndex). */
+    private readonly vi = -1,
+  ) {}
+
+  get route(): Route {
+    return (this.known ??= this.hot!.routeAt(this.vi));
+  }
 }
 
 export class ProxyHandler {
@@ -221,7 +237,7 @@ export class ProxyHandler {
       at = hot.slotOf(host);
       if (at >= 0) {
         const pool = hot.pool(at);
-        if (pool !== undefined && !pool.closed) return { route: hot.route(at), host, path: t.path, target, authority: hostRaw, pool, ep: undefined, row: hot.row(at), hot, at };
+        if (pool !== undefined && !pool.closed) return new Routed(undefined, host, t.path, target, hostRaw, pool, undefined, hot.row(at), hot, at, hot.valueIndex(at));
       }
     }
     const route = at >= 0 ? hot!.route(at) : table.match(host, t.path);
@@ -241,16 +257,16 @@ export class ProxyHandler {
       if (b.endpoints.length === 0) return { status: 503, message: `no ready endpoints for ${b.id}`, close: false };
     }
     const pool = this.direct(route);
-    if (pool === undefined) return { route, host, path: t.path, target, authority: hostRaw, pool: undefined, ep: undefined, row: -1, hot: undefined, at: -1 };
+    if (pool === undefined) return new Routed(route, host, t.path, target, hostRaw, undefined, undefined, -1, undefined, -1);
     const row = o.metrics.rowOf(route, route.id);
     // Every check above passed on the route's fields and this handler's options alone, so the
     // next request for the host can skip them; except where the path decided (an ACME challenge
     // path is exempt from the ssl redirect).
     if (at >= 0 && !(route.sslRedirect === true && o.redirectPort !== undefined)) {
       hot!.remember(at, pool, row);
-      return { route, host, path: t.path, target, authority: hostRaw, pool, ep: route.upstreamEp, row, hot, at };
+      return new Routed(route, host, t.path, target, hostRaw, pool, route.upstreamEp, row, hot, at);
     }
-    return { route, host, path: t.path, target, authority: hostRaw, pool, ep: route.upstreamEp, row, hot: undefined, at: -1 };
+    return new Routed(route, host, t.path, target, hostRaw, pool, route.upstreamEp, row, undefined, -1);
   }
 
   /**

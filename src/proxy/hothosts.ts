@@ -79,6 +79,16 @@ export class HotHosts implements PendingRuns {
     return this.index.valueOfSlot(at);
   }
 
+  /** The index of the host at `at`'s route, for routeAt: valid for as long as this copy exists, where `at` is valid only until the copy is retired (its slots are then reused). */
+  valueIndex(at: number): number {
+    return this.index.valueIndexOfSlot(at);
+  }
+
+  /** The route of value index `i` (valueIndex). */
+  routeAt(i: number): Route {
+    return this.index.valueAt(i);
+  }
+
   /** The pool remembered for the host at `at`, or undefined. */
   pool(at: number): H1Pool | undefined {
     const n = this.slots[at + POOL]!;

@@ -243,6 +243,11 @@ export class HostIndex<V> {
     return at < 0 ? -1 : this.slots[at + VALUE]! - 1;
   }
 
+  /** The value index of the slot at `at` (from slotOf), for valueAt. */
+  valueIndexOfSlot(at: number): number {
+    return this.slots[at + VALUE]! - 1;
+  }
+
   /** The value of the slot at `at` (from slotOf). */
   valueOfSlot(at: number): V {
     return this.values[this.slots[at + VALUE]! - 1]!;

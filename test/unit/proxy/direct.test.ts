@@ -146,3 +146,30 @@ test('route: a new table routes from itself until the handler\'s copy is made; t
   assert.equal(Reflect.get(h, 'hot'), undefined);
   await pools.close();
 });
+
+test('route: a request routed from a slot reads its route when asked, rightly even after the copy was retired and its slots taken by a table of other hosts', async () => {
+  const pools = newPools();
+  const h = handler(pools, { hotDelayMs: 5 });
+  const ra = routeTo(backend('default/a:80', [endpoint(18001)]));
+  h.table = new TestTable([ra]);
+  const reqFor = (host: string) => ({ rawHeaders: ['Host', host], url: '/', method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1 }) as unknown as IncomingMessage;
+  h.route(reqFor('a.test'), newFacts());
+  await new Promise((res) => setTimeout(res, 30));
+  h.route(reqFor('a.test'), newFacts()); // the copy remembers a.test's pool
+  const inFlight = h.route(reqFor('a.test'), newFacts()) as Routed;
+  assert.ok(inFlight.hot !== undefined && inFlight.ep === undefined, 'routed from the slot, the route not read');
+  const old = inFlight.hot;
+  const oldSlots = Reflect.get(old, 'slots') as Int32Array;
+  // A table of another host, with as many slots: the next copy takes the retired copy's slots.
+  const rb = { ...routeTo(backend('default/b:80', [endpoint(18002)])), id: 'b.test|Prefix|/', host: 'b.test' };
+  h.table = new TestTable([rb]);
+  h.route(reqFor('b.test'), newFacts());
+  await new Promise((res) => setTimeout(res, 30));
+  const next = h.route(reqFor('b.test'), newFacts()) as Routed;
+  assert.ok(next.hot !== undefined && next.hot !== old);
+  assert.equal(Reflect.get(next.hot, 'slots'), oldSlots, 'the retired copy\'s slots were reused');
+  assert.equal(inFlight.route, ra, 'the in-flight request still reads its own route');
+  assert.equal(next.route, rb);
+  h.close();
+  await pools.close();
+});

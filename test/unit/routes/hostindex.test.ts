@@ -158,3 +158,14 @@ test('HostIndex.withChanges: random updates, removals and additions answer like 
 test('HostIndex.withChanges: refused on a copy with owner words', () => {
   assert.throws(() => new HostIndex([['a.test', 1]]).withWords(1).withChanges(new Map([['a.test', 2]])), /owner words/);
 });
+
+test('HostIndex: the fewest slots (a power of two, at least 8) that keep it at most three quarters full', () => {
+  for (const n of [0, 1, 6, 7, 12, 13, 24, 25, 768, 769, 10_000]) {
+    const idx = new HostIndex(Array.from({ length: n }, (_, i) => [`h${i}.test`, i] as const));
+    const slots = idx.slots.length / idx.slotWords;
+    assert.ok(slots >= 8 && (slots & (slots - 1)) === 0, `${n} keys: ${slots} slots, a power of two`);
+    assert.ok(n * 4 <= slots * 3, `${n} keys: at most three quarters of ${slots} slots`);
+    assert.ok(slots === 8 || n * 4 > (slots / 2) * 3, `${n} keys: half of ${slots} slots would be more than three quarters full`);
+  }
+  assert.equal(new HostIndex(Array.from({ length: 10_000 }, (_, i) => [`h${i}.test`, i] as const)).withWords(8).slots.length, 16_384 * 32, "10,000 hosts: the data plane's copy is 16,384 slots of 128 bytes (2 MB)");
+});

@@ -262,8 +262,7 @@ export class ProxyHandler {
     // Every check above passed on the route's fields and this handler's options alone, so the
     // next request for the host can skip them; except where the path decided (an ACME challenge
     // path is exempt from the ssl redirect).
-    if (at >= 0 && !(route.sslRedirect === true && o.redirectPort !== undefined)) {
-      hot!.remember(at, pool, row);
+    if (at >= 0 && !(route.sslRedirect === true && o.redirectPort !== undefined) && hot!.remember(at, pool, row)) {
       return new Routed(route, host, t.path, target, hostRaw, pool, route.upstreamEp, row, hot, at);
     }
     return new Routed(route, host, t.path, target, hostRaw, pool, route.upstreamEp, row, undefined, -1);

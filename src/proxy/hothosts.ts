@@ -16,30 +16,34 @@
  * than FAST5 count in the row straight away, as do requests that finish after their copy stopped
  * counting (live is false then).
  */
-import { type HostIndex, OWNER_AT } from '../controllers/routes/hostindex.js';
+import { type HostIndex, OWNER_AT, SHORT_OWNER } from '../controllers/routes/hostindex.js';
 import type { Route, RouteTable } from '../controllers/routes/types.js';
 import type { H1Pool } from './h1client.js';
 import { FAST1, FAST5, type EntrypointMetrics, type PendingRuns } from './metrics.js';
 
-// The handler's words of a slot, as offsets from the slot's start.
-/** The pool number + 1 (0: nothing remembered for the host). */
-const POOL = OWNER_AT;
-/** The run's seconds: a Float64 over this word and the next (an even word: slots are 32 words). */
+// The handler's words of a slot, as offsets from the slot's start: five, so that the slot is one
+// cache line of 16 words with room for hosts of up to 32 characters (HostIndex.withWords).
+/**
+ * The pool number + 1 (bits 0-15; 0: nothing remembered for the host), the run's counter key
+ * (bits 16-29: keyOf; 0: no run yet) and whether the slot is in `touched` (bit 30).
+ */
+const PK = OWNER_AT;
+/** The run's seconds: a Float64 over this word and the next (an even word: slots are 16 words). */
 const SUM = OWNER_AT + 1;
 /** The route's metrics row (EntrypointMetrics.rowOf, in the epoch this copy was made in). */
 const ROW = OWNER_AT + 3;
-/** The run's counter key (keyOf; 0: no run yet). */
-const KEY = OWNER_AT + 4;
-/** Requests of the run that took at most FAST1 seconds, and more than that but at most FAST5. */
-const N1 = OWNER_AT + 5;
-const N5 = OWNER_AT + 6;
-/** 1 while the slot is in `touched`. */
-const LISTED = OWNER_AT + 7;
-const WORDS = 8;
-/** A count is carried before it could overflow an Int32. */
-const FULL = 1 << 30;
+/** Requests of the run that took at most FAST1 seconds (bits 0-15), and more than that but at most FAST5 (bits 16-31). */
+const NS = OWNER_AT + 4;
+const WORDS = 5;
+const POOL_MASK = 0xffff;
+const KEY_SHIFT = 16;
+const KEY_MAX = 0x3fff;
+const LISTED = 1 << 30;
+/** A count is carried before it could overflow its 16 bits. */
+const FULL = 0xffff;
 
 if ((SUM & 1) !== 0) throw new Error('hothosts: the run sum must start at an even word');
+if (WORDS > SHORT_OWNER) throw new Error('hothosts: a slot of one cache line holds at most SHORT_OWNER owner words');
 
 export class HotHosts implements PendingRuns {
   /** False once stopped, retired or dropped: a request still holding this copy counts in its row instead. */
@@ -91,7 +95,7 @@ export class HotHosts implements PendingRuns {
 
   /** The pool remembered for the host at `at`, or undefined. */
   pool(at: number): H1Pool | undefined {
-    const n = this.slots[at + POOL]!;
+    const n = this.slots[at + PK]! & POOL_MASK;
     return n === 0 ? undefined : this.pools[n - 1];
   }
 
@@ -100,19 +104,25 @@ export class HotHosts implements PendingRuns {
     return this.slots[at + ROW]!;
   }
 
-  /** Every request for the host at `at` goes to `pool` and counts in metrics row `row` (of this copy's epoch). */
-  remember(at: number, pool: H1Pool, row: number): void {
+  /**
+   * Every request for the host at `at` goes to `pool` and counts in metrics row `row` (of this
+   * copy's epoch); false (nothing remembered) when the copy already numbers POOL_MASK pools.
+   */
+  remember(at: number, pool: H1Pool, row: number): boolean {
     let n = this.poolNumbers.get(pool);
     if (n === undefined) {
+      if (this.pools.length >= POOL_MASK) return false;
       this.pools.push(pool);
       n = this.pools.length;
       this.poolNumbers.set(pool, n);
     }
     const s = this.slots;
+    const w = s[at + PK]!;
     // A run under another row (the host's route was remembered before) goes to that row first.
-    if (s[at + POOL] !== 0 && s[at + ROW] !== row) this.carry(at);
-    s[at + POOL] = n;
+    if ((w & POOL_MASK) !== 0 && s[at + ROW] !== row) this.carry(at);
+    s[at + PK] = (w & ~POOL_MASK) | n;
     s[at + ROW] = row;
+    return true;
   }
 
   /**
@@ -120,34 +130,34 @@ export class HotHosts implements PendingRuns {
    * method); false when it is too slow for a run (the caller counts it in the row).
    */
   count(at: number, key: number, seconds: number): boolean {
-    if (!(seconds <= FAST5)) return false;
+    if (!(seconds <= FAST5) || key > KEY_MAX) return false;
     const s = this.slots;
-    if (s[at + KEY] !== key) {
-      if (s[at + N1] !== 0 || s[at + N5] !== 0) this.carry(at);
-      s[at + KEY] = key;
+    let w = s[at + PK]!;
+    if (((w >>> KEY_SHIFT) & KEY_MAX) !== key) {
+      if (s[at + NS] !== 0) this.carry(at);
+      w = (w & ~(KEY_MAX << KEY_SHIFT)) | (key << KEY_SHIFT);
     }
-    const w = seconds <= FAST1 ? at + N1 : at + N5;
-    const n = s[w]! + 1;
-    s[w] = n;
-    this.sums[(at + SUM) >> 1]! += seconds;
-    if (s[at + LISTED] === 0) {
-      s[at + LISTED] = 1;
+    if ((w & LISTED) === 0) {
+      w |= LISTED;
       this.touched.push(at);
     }
-    if (n === FULL) this.carry(at);
+    s[at + PK] = w;
+    // Stored as an Int32: N5's top bit may make it negative, which the shifts below read right.
+    const ns = s[at + NS]! + (seconds <= FAST1 ? 1 : 0x10000);
+    s[at + NS] = ns;
+    this.sums[(at + SUM) >> 1]! += seconds;
+    if ((ns & 0xffff) === FULL || ns >>> 16 === FULL) this.carry(at);
     return true;
   }
 
   /** Carries the run of the slot at `at` into its row. */
   private carry(at: number): void {
     const s = this.slots;
-    const n1 = s[at + N1]!;
-    const n5 = s[at + N5]!;
-    if (n1 === 0 && n5 === 0) return;
+    const ns = s[at + NS]!;
+    if (ns === 0) return;
     const sum = (at + SUM) >> 1;
-    this.metrics.addRun(s[at + ROW]!, s[at + KEY]!, n1, n5, this.sums[sum]!);
-    s[at + N1] = 0;
-    s[at + N5] = 0;
+    this.metrics.addRun(s[at + ROW]!, (s[at + PK]! >>> KEY_SHIFT) & KEY_MAX, ns & 0xffff, ns >>> 16, this.sums[sum]!);
+    s[at + NS] = 0;
     this.sums[sum] = 0;
   }
 
@@ -156,7 +166,7 @@ export class HotHosts implements PendingRuns {
     const s = this.slots;
     for (const at of this.touched) {
       this.carry(at);
-      s[at + LISTED] = 0;
+      s[at + PK] = s[at + PK]! & ~LISTED;
     }
     this.touched = [];
   }

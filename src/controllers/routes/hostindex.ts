@@ -21,11 +21,15 @@ const VALUE = 1;
 const LENGTH = 2;
 /** Where the owner's words start in a slot (see withWords). */
 export const OWNER_AT = 3;
+/** Owner words that still leave a slot of 16 words (one cache line) room for keys of 32 characters. */
+export const SHORT_OWNER = 5;
+/** A copy keeps slots of 32 words when more than one key in this many would not fit inline in 16 (see withWords). */
+const LONG_SHARE = 20;
 
 export class HostIndex<V> {
   /** The slots, `slotWords` Int32s each; an owner may write words OWNER_AT to OWNER_AT + ownerWords - 1 of a slot (see withWords). */
   readonly slots: Int32Array;
-  /** Int32s per slot: 16 (64 bytes, one cache line) without owner words, else 32. */
+  /** Int32s per slot: 16 (64 bytes, one cache line), or 32 for more than SHORT_OWNER owner words or many long keys (see withWords). */
   readonly slotWords: number;
   private readonly shift: number;
   /** Where a slot's characters start. */
@@ -40,8 +44,12 @@ export class HostIndex<V> {
   /** Entries (keys.length less the holes). */
   private live: number;
 
-  /** `entries`: distinct keys (a duplicate is refused); `ownerWords` (0 to 16): see withWords; `minSlots`: a power of two; `reuse`: see withWords. */
-  constructor(entries: Iterable<readonly [string, V]>, readonly ownerWords = 0, minSlots = 8, reuse?: Int32Array) {
+  /**
+   * `entries`: distinct keys (a duplicate is refused); `ownerWords` (0 to 16): see withWords;
+   * `minSlots`: a power of two; `reuse`: see withWords; `long`: slots of 32 words even where
+   * the owner words would leave a slot of 16.
+   */
+  constructor(entries: Iterable<readonly [string, V]>, readonly ownerWords = 0, minSlots = 8, reuse?: Int32Array, long = false) {
     if (!Number.isInteger(ownerWords) || ownerWords < 0 || ownerWords > 16) throw new Error(`HostIndex: ownerWords ${ownerWords} is not 0 to 16`);
     const keys: string[] = [];
     const values: V[] = [];
@@ -53,7 +61,7 @@ export class HostIndex<V> {
       values.push(v);
     }
     this.live = keys.length;
-    this.shift = ownerWords === 0 ? 4 : 5;
+    this.shift = ownerWords <= SHORT_OWNER && !long ? 4 : 5;
     this.slotWords = 1 << this.shift;
     this.charsAt = OWNER_AT + ownerWords;
     let size = minSlots;
@@ -95,9 +103,11 @@ export class HostIndex<V> {
   }
 
   /**
-   * The same entries in new slots of 32 words, of which `n` (1 to 16) are the caller's: words
-   * OWNER_AT to OWNER_AT + n - 1 of the slot slotOf gives, zero at first and never read by the
-   * index. Keys of up to (29 - n) * 4 characters stay inline. `reuse`: the slots of an earlier
+   * The same entries in new slots, of which `n` (1 to 16) words are the caller's: words OWNER_AT
+   * to OWNER_AT + n - 1 of the slot slotOf gives, zero at first and never read by the index. Up
+   * to SHORT_OWNER words, slots of 16 words (one cache line) holding keys of up to (13 - n) * 4
+   * characters inline, unless more than one key in LONG_SHARE is longer (their lookups would
+   * read the key's string as well); else slots of 32 words, keys of up to (29 - n) * 4 characters. `reuse`: the slots of an earlier
    * copy nobody reads any more, taken (zeroed) when of the size needed: a new table then costs
    * no allocation of megabytes and their first-touch page faults.
    */
@@ -105,22 +115,37 @@ export class HostIndex<V> {
     if (n < 1) throw new Error('HostIndex.withWords: at least one word');
     // The copy has this index's slot count, so each key keeps its slot number: the slots are
     // copied, not rebuilt (made on a request's path when the table changes).
-    const copy = new HostIndex<V>([], n, this.mask + 1, reuse);
-    // Value indices are the same, and a key inline here is inline there (the copy's slots hold at
-    // least as many characters), so the keys, values and wide keys are shared, not copied.
+    let long = n > SHORT_OWNER;
+    if (!long) {
+      const room = (16 - OWNER_AT - n) * 4;
+      let over = 0;
+      for (const k of this.keys) if (k !== undefined && k.length > room) over++;
+      long = over * LONG_SHARE > this.live;
+    }
+    const copy = new HostIndex<V>([], n, this.mask + 1, reuse, long);
+    // Value indices are the same, so the keys and values are shared, not copied; so are the wide
+    // keys unless a key inline here is too long for the copy's slots (then the copy has its own).
     copy.keys = this.keys;
     copy.values = this.values;
     copy.wide = this.wide;
     copy.live = this.live;
     const from = this.slots;
     const to = copy.slots;
+    const room = (copy.slotWords - copy.charsAt) * 4;
     for (let s = 0; s <= this.mask; s++) {
       const a = s << this.shift;
-      if (from[a + VALUE] === 0) continue;
+      const v = from[a + VALUE]!;
+      if (v === 0) continue;
       const b = s << copy.shift;
       to[b + HASH] = from[a + HASH]!;
-      to[b + VALUE] = from[a + VALUE]!;
+      to[b + VALUE] = v;
       const len = from[a + LENGTH]!;
+      if (len > room) {
+        if (copy.wide === this.wide) copy.wide = this.wide.slice();
+        copy.wide[v - 1] = this.keys[v - 1];
+        to[b + LENGTH] = -1;
+        continue;
+      }
       to[b + LENGTH] = len;
       for (let w = 0; w < (len + 3) >> 2; w++) to[b + copy.charsAt + w] = from[a + this.charsAt + w]!;
     }

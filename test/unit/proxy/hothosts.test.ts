@@ -159,3 +159,38 @@ test('HotHosts: a stopped copy keeps its runs for the next scrape or its retirem
   assert.equal(await count(), 5);
   await p.close();
 });
+
+test('HotHosts: runs longer than a count word holds (16 bits each for the fast buckets) are carried on the way, nothing lost; a status past the key\'s bits counts in the row', async () => {
+  const { routes, ours, hot, at, p } = firstRemembered(3);
+  const r = routes[0]!;
+  const ref = side();
+  // 200,000 requests of one key: both buckets pass 65,535 several times.
+  for (let i = 0; i < 200_000; i++) {
+    const seconds = i % 3 === 0 ? 0.003 : 0.0005;
+    assert.equal(hot.count(at, keyOf(200, 'GET'), seconds), true);
+    ref.e.routeRequest(r, r.id, 200, 'GET', seconds);
+  }
+  // keyOf of a status of four digits needs more than the key's 14 bits: not counted in the slot.
+  assert.equal(hot.count(at, keyOf(1200, 'GET'), 0.0005), false);
+  await sameMetrics(ours.registry, ref.registry, 'after 200,000 requests of one run');
+  hot.retire();
+  await p.close();
+});
+
+test('HotHosts.remember: a copy numbers at most 65,535 pools; past that a host is not remembered (it routes from its table each time)', async () => {
+  const { routes, roots } = hosts(3);
+  const ours = side();
+  const hot = new HotHosts({ roots } as never, roots, ours.e);
+  const a = routes[0]!;
+  const at = hot.slotOf(a.host);
+  const pools: unknown[] = Reflect.get(hot, 'pools') as unknown[];
+  for (let i = 0; i < 65_535; i++) pools.push({});
+  const p = new UpstreamPools({ connectMs: 1000, responseHeaderMs: 1000, upstreamIdleMs: 1000 });
+  assert.equal(hot.remember(at, p.h1(a.backend.endpoints[0]!), ours.e.rowOf(a, a.id)), false);
+  assert.equal(hot.pool(at), undefined);
+  pools.length = 65_534;
+  assert.equal(hot.remember(at, p.h1(a.backend.endpoints[0]!), ours.e.rowOf(a, a.id)), true);
+  assert.equal(hot.pool(at), p.h1(a.backend.endpoints[0]!), 'pool number 65,535 is the last one');
+  hot.retire();
+  await p.close();
+});

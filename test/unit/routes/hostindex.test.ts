@@ -12,7 +12,7 @@ import { seededRandom } from '../../harness/random.js';
 function same<V>(entries: [string, V][], probes: string[]): void {
   const plain = new HostIndex(entries);
   const map = new Map(entries);
-  for (const idx of [plain, plain.withWords(1), scribbled(plain.withWords(8)), scribbled(plain.withWords(16))]) {
+  for (const idx of [plain, plain.withWords(1), scribbled(plain.withWords(5)), scribbled(plain.withWords(8)), scribbled(plain.withWords(16))]) {
     const what = `${idx.ownerWords} owner words`;
     assert.equal(idx.size, map.size);
     for (const [k, v] of entries) {
@@ -55,11 +55,13 @@ test('HostIndex: long, wide and latin1 keys, keys sharing a slot, the empty key'
   assert.equal(at52.length, 52);
   const at84 = `${'c'.repeat(79)}.test`; // the longest inline with 8 owner words
   const at85 = `${at84}x`;
-  // Keys that start in the same slot of a 16-slot table (the table for up to 8 keys).
+  const at32 = `${'d'.repeat(27)}.test`; // the longest inline with 5 owner words (slots of 16 words)
+  const at33 = `${at32}x`;
+  // Keys that start in the same slot of a 32-slot table (the table for 13 to 24 keys: these 14).
   const crowd: string[] = [];
-  for (let i = 0; crowd.length < 5; i++) if ((hostHash(`k${i}.test`) & 15) === (hostHash('k0.test') & 15)) crowd.push(`k${i}.test`);
-  const entries: [string, string][] = [[long, 'long'], [at52, '52'], [at84, '84'], [at85, '85'], ['\u00e9xample.test', 'latin1'], ['\u4f8b.test', 'wide'], ['', 'empty'], ...crowd.map((k) => [k, k] as [string, string])];
-  same(entries, [long.slice(0, -1), `${long}x`, at52.slice(0, -1), `${at52}x`, at84.slice(1), `${at85}x`, '\u4f8c.test', '\u00e8xample.test', 'k.test', 'a'.repeat(73), ' ']);
+  for (let i = 0; crowd.length < 5; i++) if ((hostHash(`k${i}.test`) & 31) === (hostHash('k0.test') & 31)) crowd.push(`k${i}.test`);
+  const entries: [string, string][] = [[long, 'long'], [at52, '52'], [at84, '84'], [at85, '85'], [at32, '32'], [at33, '33'], ['\u00e9xample.test', 'latin1'], ['\u4f8b.test', 'wide'], ['', 'empty'], ...crowd.map((k) => [k, k] as [string, string])];
+  same(entries, [long.slice(0, -1), `${long}x`, at52.slice(0, -1), `${at52}x`, at84.slice(1), `${at85}x`, at32.slice(1), `${at33}y`, '\u4f8c.test', '\u00e8xample.test', 'k.test', 'a'.repeat(73), ' ']);
   assert.equal(new HostIndex([]).get('a'), undefined, 'an empty index answers nothing');
 });
 
@@ -168,4 +170,17 @@ test('HostIndex: the fewest slots (a power of two, at least 8) that keep it at m
     assert.ok(slots === 8 || n * 4 > (slots / 2) * 3, `${n} keys: half of ${slots} slots would be more than three quarters full`);
   }
   assert.equal(new HostIndex(Array.from({ length: 10_000 }, (_, i) => [`h${i}.test`, i] as const)).withWords(8).slots.length, 16_384 * 32, "10,000 hosts: the data plane's copy is 16,384 slots of 128 bytes (2 MB)");
+});
+
+test('HostIndex.withWords: slots of one cache line (16 words) for up to 5 owner words, unless more than one key in 20 would not fit inline in them', () => {
+  const short = (i: number) => `h${i}.test`;
+  const long = (i: number) => `h${i}.${'x'.repeat(40)}.test`; // over 32 characters
+  const make = (nLong: number) => new HostIndex(Array.from({ length: 1_000 }, (_, i) => [i < nLong ? long(i) : short(i), i] as const));
+  for (const [nLong, words, want] of [[0, 5, 16], [50, 5, 16], [51, 5, 32], [0, 6, 32], [0, 1, 16], [1_000, 1, 32]] as const) {
+    const idx = make(nLong);
+    const copy = idx.withWords(words);
+    assert.equal(copy.slotWords, want, `${nLong} long keys of 1,000, ${words} owner words`);
+    for (let i = 0; i < 1_000; i++) assert.equal(copy.get(i < nLong ? long(i) : short(i)), i);
+    assert.equal(copy.get(long(999)), nLong === 1_000 ? 999 : undefined);
+  }
 });

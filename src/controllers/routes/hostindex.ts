@@ -6,8 +6,8 @@
  * key string it compares (strings live anywhere in a heap of 100 MB with 10,000 hosts). Here each
  * key has a slot in one typed array holding its hash, its value's index, its length and its
  * characters (one byte each): a lookup reads one slot (open addressing, linear probing, at most
- * three quarters full) and then the value. Keys too long for the slot, or with a character above 255, are
- * compared as strings.
+ * three quarters full) and then the value. Keys too long for the slot, or with a character above
+ * 255, are compared as strings.
  *
  * A copy made with withWords(n) gives its owner n words of each slot, between the key's length
  * and its characters, where it keeps what it derived from the key's value (the data plane: the
@@ -107,8 +107,8 @@ export class HostIndex<V> {
    * to OWNER_AT + n - 1 of the slot slotOf gives, zero at first and never read by the index. Up
    * to SHORT_OWNER words, slots of 16 words (one cache line) holding keys of up to (13 - n) * 4
    * characters inline, unless more than one key in LONG_SHARE is longer (their lookups would
-   * read the key's string as well); else slots of 32 words, keys of up to (29 - n) * 4 characters. `reuse`: the slots of an earlier
-   * copy nobody reads any more, taken (zeroed) when of the size needed: a new table then costs
+   * read the key's string as well); else slots of 32 words, keys of up to (29 - n) * 4
+   * characters. `reuse`: the slots of an earlier copy nobody reads any more, taken (zeroed) when of the size needed: a new table then costs
    * no allocation of megabytes and their first-touch page faults.
    */
   withWords(n: number, reuse?: Int32Array): HostIndex<V> {
@@ -117,9 +117,9 @@ export class HostIndex<V> {
     // copied, not rebuilt (made on a request's path when the table changes).
     let long = n > SHORT_OWNER;
     if (!long) {
-      const room = (16 - OWNER_AT - n) * 4;
+      const shortRoom = (16 - OWNER_AT - n) * 4;
       let over = 0;
-      for (const k of this.keys) if (k !== undefined && k.length > room) over++;
+      for (const k of this.keys) if (k !== undefined && k.length > shortRoom) over++;
       long = over * LONG_SHARE > this.live;
     }
     const copy = new HostIndex<V>([], n, this.mask + 1, reuse, long);
@@ -157,7 +157,8 @@ export class HostIndex<V> {
    * unchanged. For a table change that touches a few of many hosts: the slots are copied and only
    * the changed keys are probed and written, where building anew hashes and places every key
    * (about 1 µs each: 10 ms at 10,000 hosts). Built anew when the changes are many, when the
-   * entries would pass three quarters of the slots, or when removed entries' holes outnumber the entries.
+   * entries would pass three quarters of the slots, or when removed entries' holes outnumber the
+   * entries.
    * Only for an index without owner words (a table's).
    */
   withChanges(changes: ReadonlyMap<string, V | undefined>): HostIndex<V> {

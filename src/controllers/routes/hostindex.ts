@@ -108,8 +108,9 @@ export class HostIndex<V> {
    * to SHORT_OWNER words, slots of 16 words (one cache line) holding keys of up to (13 - n) * 4
    * characters inline, unless more than one key in LONG_SHARE is longer (their lookups would
    * read the key's string as well); else slots of 32 words, keys of up to (29 - n) * 4
-   * characters. `reuse`: the slots of an earlier copy nobody reads any more, taken (zeroed) when of the size needed: a new table then costs
-   * no allocation of megabytes and their first-touch page faults.
+   * characters. `reuse`: the slots of an earlier copy nobody reads any more, taken (zeroed)
+   * when of the size needed: a new table then costs no allocation of megabytes and their
+   * first-touch page faults.
    */
   withWords(n: number, reuse?: Int32Array): HostIndex<V> {
     if (n < 1) throw new Error('HostIndex.withWords: at least one word');

@@ -22,7 +22,10 @@
  * Ingresses, Services and EndpointSlices to one nginx backend) on CPU 0, one worker. A pair (one
  * process of each side) is loaded at the same time by two wrk on CPU 1 (64 connections each, a
  * random host per request): the kernel shares CPU 0 between the two, so B's requests per CPU
- * second over A's is the ratio of their costs per request with the machine's drift taken out.
+ * second over A's is the ratio of their costs per request with the machine's drift taken out,
+ * but with the two sharing the CPU's TLB and caches: a change that shrinks what a request touches
+ * (its memory footprint) gains more here than for one process alone (items 47-50 in
+ * docs/benchmarks.md: +1.7-2.5% each at 10,000 hosts here, none seen in the alternated target).
  * With --alternate the two are loaded one after the other instead (each alone on CPU 0, the order
  * flipped every round): no cache shared between them while measured, the drift of the seconds
  * between them left in. Processes of one build differ by up to 4-6% for

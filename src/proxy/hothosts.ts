@@ -41,6 +41,14 @@ const KEY_MAX = 0x3fff;
 const LISTED = 1 << 30;
 /** A count is carried before it could overflow its 16 bits. */
 const FULL = 0xffff;
+/** One request in the FAST5 bucket of the NS word. */
+const ONE_N5 = 0x10000;
+
+/** The run's counter key in a PK word. */
+const keyIn = (pk: number): number => (pk >>> KEY_SHIFT) & KEY_MAX;
+/** The FAST1 and FAST5 counts in an NS word (read right even when N5's top bit made the Int32 negative). */
+const n1In = (ns: number): number => ns & FULL;
+const n5In = (ns: number): number => ns >>> 16;
 
 if ((SUM & 1) !== 0) throw new Error('hothosts: the run sum must start at an even word');
 if (WORDS > SHORT_OWNER) throw new Error('hothosts: a slot of one cache line holds at most SHORT_OWNER owner words');
@@ -133,7 +141,7 @@ export class HotHosts implements PendingRuns {
     if (!(seconds <= FAST5) || key > KEY_MAX) return false;
     const s = this.slots;
     let w = s[at + PK]!;
-    if (((w >>> KEY_SHIFT) & KEY_MAX) !== key) {
+    if (keyIn(w) !== key) {
       if (s[at + NS] !== 0) this.carry(at);
       w = (w & ~(KEY_MAX << KEY_SHIFT)) | (key << KEY_SHIFT);
     }
@@ -142,11 +150,10 @@ export class HotHosts implements PendingRuns {
       this.touched.push(at);
     }
     s[at + PK] = w;
-    // Stored as an Int32: N5's top bit may make it negative, which the shifts below read right.
-    const ns = s[at + NS]! + (seconds <= FAST1 ? 1 : 0x10000);
+    const ns = s[at + NS]! + (seconds <= FAST1 ? 1 : ONE_N5);
     s[at + NS] = ns;
     this.sums[(at + SUM) >> 1]! += seconds;
-    if ((ns & 0xffff) === FULL || ns >>> 16 === FULL) this.carry(at);
+    if (n1In(ns) === FULL || n5In(ns) === FULL) this.carry(at);
     return true;
   }
 
@@ -156,7 +163,7 @@ export class HotHosts implements PendingRuns {
     const ns = s[at + NS]!;
     if (ns === 0) return;
     const sum = (at + SUM) >> 1;
-    this.metrics.addRun(s[at + ROW]!, (s[at + PK]! >>> KEY_SHIFT) & KEY_MAX, ns & 0xffff, ns >>> 16, this.sums[sum]!);
+    this.metrics.addRun(s[at + ROW]!, keyIn(s[at + PK]!), n1In(ns), n5In(ns), this.sums[sum]!);
     s[at + NS] = 0;
     this.sums[sum] = 0;
   }

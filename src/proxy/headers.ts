@@ -26,9 +26,31 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 /** Headers gangplank sets itself; incoming values are kept only from trusted proxies. */
 const FORWARDING: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip']);
 
-// Lengths of the names above (and host, expect): a header of another length needs no lower-casing.
-const DROP_LEN = new Uint8Array(32);
-for (const n of [...HOP_BY_HOP, ...FORWARDING, 'host', 'expect']) DROP_LEN[n.length] = 1;
+/**
+ * By length, the lower-case names of the client's fields that do not go upstream as they are
+ * (hop-by-hop, forwarding, Host and Expect). Told by comparing, not by a Set: a Set hashes the
+ * name (and wants it lower-cased first, a new string) for every field of every request.
+ */
+const DROP_BY_LEN: string[][] = [];
+for (const n of [...HOP_BY_HOP, ...FORWARDING, 'host', 'expect']) (DROP_BY_LEN[n.length] ??= []).push(n);
+
+/** Whether `name` (any case) is one of the lower-case ASCII `names`, all of its length. */
+function inNamesOfItsLength(name: string, names: string[]): boolean {
+  for (let k = 0; k < names.length; k++) {
+    const m = names[k]!;
+    let i = 0;
+    // Setting bit 0x20 lower-cases a letter and leaves '-' alone (as in bytesEqualLower).
+    while (i < m.length && (name.charCodeAt(i) | 0x20) === m.charCodeAt(i)) i++;
+    if (i === m.length) return true;
+  }
+  return false;
+}
+
+/** Whether a client's field of this name (any case) does not go upstream as it is. */
+export function droppedUpstream(name: string): boolean {
+  const names = DROP_BY_LEN[name.length];
+  return names !== undefined && inNamesOfItsLength(name, names);
+}
 const HOP_LEN = new Uint8Array(32);
 for (const n of HOP_BY_HOP) HOP_LEN[n.length] = 1;
 
@@ -248,11 +270,8 @@ export function passedRequestHeaders(raw: string[], f: RequestFacts): string[] {
     const name = raw[i]!;
     // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) are not headers.
     if (name.charCodeAt(0) === 58) continue;
-    if (drop !== undefined || (name.length < 32 && DROP_LEN[name.length] === 1)) {
-      const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || FORWARDING.has(lower) || lower === 'host' || lower === 'expect') continue;
-      if (drop !== undefined && drop.includes(lower)) continue;
-    }
+    if (droppedUpstream(name)) continue;
+    if (drop !== undefined && drop.includes(name.toLowerCase())) continue;
     out.push(name, raw[i + 1]!);
   }
   return out;

@@ -166,7 +166,9 @@ export function removeDotSegments(path: string): string {
 
 /**
  * Lower-cases a Host header value and strips its port and a trailing dot. Returns `undefined`
- * for a value that is not a plausible host (answer 400).
+ * for a value that is not a plausible host (answer 400). A value it accepts holds no control
+ * character, space, '/', '@' or ',' anywhere (inside an IP literal's brackets too), so no line
+ * break: the proxy writes it into a request head as it is (PeerLines.lines).
  */
 export function normalizeHost(value: string): string | undefined {
   let end = value.length;
@@ -174,6 +176,7 @@ export function normalizeHost(value: string): string | undefined {
   if (value.charCodeAt(0) === 91 /* [ */) {
     const close = value.indexOf(']');
     if (close < 0) return undefined;
+    for (let i = 1; i < close; i++) if (notInHost(value.charCodeAt(i)) || value.charCodeAt(i) === 91) return undefined;
     const rest = value.slice(close + 1);
     if (rest !== '' && !/^:\d{1,5}$/.test(rest)) return undefined;
     return value.slice(0, close + 1).toLowerCase();
@@ -191,8 +194,13 @@ export function normalizeHost(value: string): string | undefined {
   for (let i = 0; i < end; i++) {
     const c = value.charCodeAt(i);
     if (c >= 65 && c <= 90) lower = true;
-    else if (c <= 32 || c === 47 || c === 64 || c === 127 || c === 44) return undefined;
+    else if (notInHost(c)) return undefined;
   }
   const h = end === value.length ? value : value.slice(0, end);
   return lower ? h.toLowerCase() : h;
+}
+
+/** A character no host name or IP literal holds: a control character, space, '/', '@', ',' or DEL. */
+function notInHost(c: number): boolean {
+  return c <= 32 || c === 47 || c === 64 || c === 127 || c === 44;
 }

@@ -81,6 +81,12 @@ test('normalizeHost: lower case, no port, no trailing dot', () => {
     ['user@host', undefined],
     ['host:80x', undefined],
     ['[::1', undefined],
+    ['[::1\r\nx-injected: 1]', undefined],
+    ['[::1 ]', undefined],
+    ['[::1/64]', undefined],
+    ['[[::1]', undefined],
+    ['[fe80::1%25eth0]:8080', '[fe80::1%25eth0]'],
+    ['[FE80::A]', '[fe80::a]'],
   ];
   for (const [input, want] of cases) assert.equal(normalizeHost(input), want, input);
 });

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addedLinesAreThePeers, addedRequestLines, newFacts, PeerLines, upstreamRequestHeaders, type Forwarding } from '../../../src/proxy/headers.js';
+import { addedLinesAreThePeers, addedRequestLines, droppedUpstream, newFacts, passedRequestHeaders, PeerLines, upstreamRequestHeaders, type Forwarding } from '../../../src/proxy/headers.js';
 
 test('PeerLines gives what addedRequestLines gives, whatever hosts and TE follow each other on one connection', () => {
   const fws: Forwarding[] = [
@@ -47,4 +47,16 @@ test('PeerLines and addedRequestLines refuse a value that would break its line',
   const fw: Forwarding = { trusted: false, clientIp: '10.0.0.1', proto: 'http', host: '', port: '80' };
   assert.equal(new PeerLines(fw).lines('a.test\r\nx-evil: 1', false), undefined);
   assert.equal(addedRequestLines(newFacts(), { ...fw, host: 'a.test\r\nx-evil: 1' }, 'a.test\r\nx-evil: 1'), undefined);
+});
+
+test('the client fields that do not go upstream as they are: hop-by-hop, forwarding, Host, Expect, in any case; names of their lengths that are none of them go', () => {
+  const dropped = ['Host', 'HOST', 'host', 'Expect', 'Connection', 'Keep-Alive', 'Proxy-Connection', 'TE', 'Trailer', 'Transfer-Encoding', 'Upgrade', 'Proxy-Authenticate', 'Proxy-Authorization', 'X-Forwarded-For', 'x-forwarded-proto', 'X-Forwarded-Host', 'X-FORWARDED-PORT', 'X-Real-Ip'];
+  const kept = ['Hosts', 'Hos', 'Accept', 'Cookie', 'User-Agent', 'Referer', 'Accept-Encoding', 'Accept-Language', 'X-Forwarded-Fox', 'Proxy-Authorizatio', 'Content-Length', 'X-Real-Id', 'Tf', 'Transfer_Encoding'];
+  for (const n of dropped) assert.equal(droppedUpstream(n), true, n);
+  for (const n of kept) assert.equal(droppedUpstream(n), false, n);
+  // And so passedRequestHeaders, with a Connection-named field dropped too.
+  const raw = ['Host', 'a.test', 'Accept', '*/*', 'Connection', 'x-private', 'X-Private', '1', 'Expect', '100-continue', 'x-forwarded-for', '1.2.3.4', 'User-Agent', 'ua'];
+  const f = newFacts();
+  f.connection = 'x-private';
+  assert.deepEqual(passedRequestHeaders(raw, f), ['Accept', '*/*', 'User-Agent', 'ua']);
 });

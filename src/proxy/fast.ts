@@ -19,7 +19,7 @@ import type { ResponseHead } from './h1parse.js';
 import { FIELD_CONTENT_LENGTH, FIELD_DATE, FIELD_PLAIN, downstreamResponseHeaders } from './headers.js';
 import { DeadlineSweeper, type Expiring } from './deadlines.js';
 import { pushCopy, readInto } from './reads.js';
-import { atTurnEnd, type TurnWriter } from './turnwrites.js';
+import { atTurnEnd, beforeTurnWrites, type TurnWriter } from './turnwrites.js';
 
 /** What the fast path needs from its entrypoint. */
 export interface FastPathOptions {
@@ -157,6 +157,40 @@ export class FastPath implements TurnWriter {
     this.conns.add(c);
   }
 
+  /** Connections with a request parsed in this turn, served at its end (see serveAtTurnEnd); two lists used in turn. */
+  private parsed: FastConn[] = [];
+  private serving: FastConn[] = [];
+  private readonly server: TurnWriter = { flushTurn: () => this.serveParsed() };
+
+  /**
+   * `c` has parsed a request: it is served at the end of the turn, with the others parsed in the
+   * turn, before the turn's writes go out (src/proxy/turnwrites.ts). Served as each is parsed,
+   * the reading and the routing and forwarding of a turn's requests interleave; served together,
+   * each kind of work runs back to back: 4-5% more requests per CPU second, at one host and at
+   * 10,000 (docs/benchmarks.md, item 51). No later than before: the writes go out at the turn's
+   * end as they did.
+   */
+  serveAtTurnEnd(c: FastConn): void {
+    if (this.parsed.push(c) === 1) beforeTurnWrites(this.server);
+  }
+
+  private serveParsed(): void {
+    const cs = this.parsed;
+    this.parsed = this.serving;
+    // Each request is served even if the handling of another throws.
+    let failed: { err: unknown } | undefined;
+    for (let i = 0; i < cs.length; i++) {
+      try {
+        cs[i]!.serve();
+      } catch (err) {
+        failed ??= { err };
+      }
+    }
+    cs.length = 0;
+    this.serving = cs;
+    if (failed !== undefined) throw failed.err;
+  }
+
   /** Responses ended in this turn, closed at its end (see closeSoon); two lists used in turn. */
   private ended: FastResponse[] = [];
   private closing: FastResponse[] = [];
@@ -207,6 +241,8 @@ type Listener = (this: FastResponse) => void;
 class FastConn implements Expiring, TurnWriter {
   private buf: Buffer | undefined;
   private res: FastResponse | undefined;
+  /** The request parsed and waiting to be served at the end of the turn (FastPath.serveAtTurnEnd). */
+  private parsed: FastRequest | undefined;
   private gone = false;
   /** Reads come from the shared client buffer (src/proxy/reads.ts) rather than as 'data' events. */
   private readonly shared: boolean;
@@ -293,9 +329,17 @@ class FastConn implements Expiring, TurnWriter {
     this.limitMs = 0; // no idle limit while serving (the exchange has its own)
     this.served++;
     const req = new FastRequest(head, this.socket);
-    const res = new FastResponse(this, req, head.keepAlive);
-    this.res = res;
-    this.fp.o.handle(req as unknown as IncomingMessage, res);
+    this.res = new FastResponse(this, req, head.keepAlive);
+    this.parsed = req;
+    this.fp.serveAtTurnEnd(this);
+  }
+
+  /** Serves the request parsed in this turn, unless the client has gone since. */
+  serve(): void {
+    const req = this.parsed;
+    this.parsed = undefined;
+    if (req === undefined || this.gone || this.res === undefined) return;
+    this.fp.o.handle(req as unknown as IncomingMessage, this.res);
   }
 
   /** The response is out: the next request, or close. */

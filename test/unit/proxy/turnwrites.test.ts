@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { atTurnEnd, type TurnWriter } from '../../../src/proxy/turnwrites.js';
+import { atTurnEnd, beforeTurnWrites, type TurnWriter } from '../../../src/proxy/turnwrites.js';
 
 class Writer implements TurnWriter {
   constructor(
@@ -37,4 +37,45 @@ test('turn writes: a writer queued while the batch is flushed goes out at the en
   assert.deepEqual(log, ['first']);
   await nextTurn();
   assert.deepEqual(log, ['first', 'late']);
+});
+
+test('turn writes: work held with beforeTurnWrites runs first, and the writers it queues go out in the same flush', async () => {
+  const log: string[] = [];
+  const early = new Writer('early', log);
+  const made = new Writer('made by the work', log);
+  atTurnEnd(early);
+  beforeTurnWrites({ flushTurn: () => (log.push('work'), atTurnEnd(made)) });
+  assert.deepEqual(log, []);
+  await nextTurn();
+  assert.deepEqual(log, ['work', 'early', 'made by the work']);
+  await nextTurn();
+  assert.deepEqual(log, ['work', 'early', 'made by the work']);
+});
+
+test('turn writes: work that throws still lets the turn\'s writers go out, and the next turn starts clean', async () => {
+  const log: string[] = [];
+  const errors: unknown[] = [];
+  const onError = (err: unknown): void => void errors.push(err);
+  const listeners = process.listeners('uncaughtException');
+  process.removeAllListeners('uncaughtException');
+  process.on('uncaughtException', onError);
+  try {
+    atTurnEnd(new Writer('w', log));
+    beforeTurnWrites({
+      flushTurn: () => {
+        throw new Error('boom');
+      },
+    });
+    await nextTurn();
+    await nextTurn();
+    assert.deepEqual(log, ['w']);
+    assert.equal(errors.length, 1);
+    assert.match(String(errors[0]), /boom/);
+    beforeTurnWrites(new Writer('next', log));
+    await nextTurn();
+    assert.deepEqual(log, ['w', 'next']);
+  } finally {
+    process.removeListener('uncaughtException', onError);
+    for (const l of listeners) process.on('uncaughtException', l);
+  }
 });

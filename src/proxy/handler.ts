@@ -161,7 +161,7 @@ export class Routed {
     readonly path: string,
     /** path + original query, what the backend receives. */
     readonly target: string,
-    /** The request's authority as sent (absolute-form target, else Host header): what the backend gets as Host. */
+    /** The request's authority as sent (absolute-form target, else Host header): what the backend gets as Host. normalizeHost accepted it (no line break). */
     readonly authority: string,
     /**
      * When the route is known to go straight to one endpoint (see ProxyHandler.direct): its pool,
@@ -352,7 +352,7 @@ export class ProxyHandler {
       // The usual case: no choice to make, and nothing of the backend (or the route) to read.
       // The client's fields go as a list, the ones gangplank adds as lines (made once per
       // connection and host when they depend on nothing else).
-      const lines = addedLinesAreThePeers(facts, peer.trusted) ? (peer.lines ??= new PeerLines(this.forwarding(peer, r))).lines(r.authority, facts.teTrailers) : addedRequestLines(facts, this.forwarding(peer, r), r.authority);
+      const lines = addedLinesAreThePeers(facts, peer.trusted) ? (peer.lines ??= new PeerLines(this.forwarding(peer, r))).lines(r.authority, facts.teTrailers, r.at) : addedRequestLines(facts, this.forwarding(peer, r), r.authority);
       const headers = lines === undefined ? upstreamRequestHeaders(req.rawHeaders, facts, this.forwarding(peer, r), r.authority) : passedRequestHeaders(req.rawHeaders, facts);
       ex = new Exchange(this, req, res, r, r.ep, headers, facts.hasBody, start, peer.ip);
       ex.pool = pool;

@@ -5,6 +5,7 @@
  * never drift apart: every case here is checked against the general path.
  */
 import { test } from 'node:test';
+import { normalizeHost } from '../../../src/proxy/normalize.js';
 import assert from 'node:assert/strict';
 import { addedLinesAreThePeers, addedRequestLines, droppedUpstream, newFacts, passedRequestHeaders, PeerLines, upstreamRequestHeaders, type Forwarding } from '../../../src/proxy/headers.js';
 
@@ -26,14 +27,21 @@ test('PeerLines gives what addedRequestLines gives, whatever hosts and TE follow
     ['[::1]:9', false],
     ['[::1]:9', false],
   ];
-  for (const fw of fws) {
+  // The key only decides what is kept: a key per host, none (-1), and one key for every host (the
+  // hosts are still told apart by their text).
+  const keyings: [string, (host: string) => number][] = [
+    ['a key per host', (h) => h.length],
+    ['no key', () => -1],
+    ['one key for all', () => 7],
+  ];
+  for (const fw of fws) for (const [keying, keyOf] of keyings) {
     const pl = new PeerLines(fw);
     for (const [host, te] of seq) {
       const f = newFacts();
       f.teTrailers = te;
       assert.ok(addedLinesAreThePeers(f, fw.trusted));
       const want = addedRequestLines(f, { ...fw, host }, host);
-      assert.equal(pl.lines(host, te), want, `${fw.clientIp} ${host} ${te}`);
+      assert.equal(pl.lines(host, te, keyOf(host)), want, `${fw.clientIp} ${host} ${te} (${keying})`);
       // And the lines say what the pairs say.
       const pairs = upstreamRequestHeaders([], f, { ...fw, host }, host);
       let fromPairs = '';
@@ -43,10 +51,12 @@ test('PeerLines gives what addedRequestLines gives, whatever hosts and TE follow
   }
 });
 
-test('PeerLines and addedRequestLines refuse a value that would break its line', () => {
+test('PeerLines and addedRequestLines refuse a value that would break its line; an authority with one never reaches them', () => {
   const fw: Forwarding = { trusted: false, clientIp: '10.0.0.1', proto: 'http', host: '', port: '80' };
-  assert.equal(new PeerLines(fw).lines('a.test\r\nx-evil: 1', false), undefined);
+  assert.equal(new PeerLines({ ...fw, clientIp: '10.0.0.1\r\nx-evil: 1' }).lines('a.test', false, -1), undefined);
   assert.equal(addedRequestLines(newFacts(), { ...fw, host: 'a.test\r\nx-evil: 1' }, 'a.test\r\nx-evil: 1'), undefined);
+  // PeerLines takes the authority as routing accepted it: normalizeHost refuses a line break in it.
+  for (const authority of ['a.test\r\nx-evil: 1', 'a.test\nx', '[::1\r\nx-evil: 1]', '[::1]:80\r\n']) assert.equal(normalizeHost(authority), undefined, JSON.stringify(authority));
 });
 
 test('the client fields that do not go upstream as they are: hop-by-hop, forwarding, Host, Expect, in any case; names of their lengths that are none of them go', () => {

@@ -19,7 +19,7 @@ import type { ResponseHead } from './h1parse.js';
 import { FIELD_CONTENT_LENGTH, FIELD_DATE, FIELD_PLAIN, downstreamResponseHeaders } from './headers.js';
 import { DeadlineSweeper, type Expiring } from './deadlines.js';
 import { pushCopy, readInto } from './reads.js';
-import { atTurnEnd, beforeTurnWrites, type TurnWriter } from './turnwrites.js';
+import { atTurnEnd, beforeTurnWrites, TurnBatch, type TurnWriter } from './turnwrites.js';
 
 /** What the fast path needs from its entrypoint. */
 export interface FastPathOptions {
@@ -157,10 +157,9 @@ export class FastPath implements TurnWriter {
     this.conns.add(c);
   }
 
-  /** Connections with a request parsed in this turn, served at its end (see serveAtTurnEnd); two lists used in turn. */
-  private parsed: FastConn[] = [];
-  private serving: FastConn[] = [];
-  private readonly server: TurnWriter = { flushTurn: () => this.serveParsed() };
+  /** Connections with a request parsed in this turn, served at its end (see serveAtTurnEnd). */
+  private readonly parsed = new TurnBatch<FastConn>();
+  private readonly server: TurnWriter = { flushTurn: () => this.parsed.drain(serveConn) };
 
   /**
    * `c` has parsed a request: it is served at the end of the turn, with the others parsed in the
@@ -171,29 +170,11 @@ export class FastPath implements TurnWriter {
    * end as they did.
    */
   serveAtTurnEnd(c: FastConn): void {
-    if (this.parsed.push(c) === 1) beforeTurnWrites(this.server);
+    if (this.parsed.add(c)) beforeTurnWrites(this.server);
   }
 
-  private serveParsed(): void {
-    const cs = this.parsed;
-    this.parsed = this.serving;
-    // Each request is served even if the handling of another throws.
-    let failed: { err: unknown } | undefined;
-    for (let i = 0; i < cs.length; i++) {
-      try {
-        cs[i]!.serve();
-      } catch (err) {
-        failed ??= { err };
-      }
-    }
-    cs.length = 0;
-    this.serving = cs;
-    if (failed !== undefined) throw failed.err;
-  }
-
-  /** Responses ended in this turn, closed at its end (see closeSoon); two lists used in turn. */
-  private ended: FastResponse[] = [];
-  private closing: FastResponse[] = [];
+  /** Responses ended in this turn, closed at its end (see closeSoon). */
+  private readonly ended = new TurnBatch<FastResponse>();
 
   /**
    * A response ended: its 'close' follows at the end of the event-loop turn, with the turn's held
@@ -205,25 +186,12 @@ export class FastPath implements TurnWriter {
    * bytes allocated per proxied request.
    */
   closeSoon(r: FastResponse): void {
-    if (this.ended.push(r) === 1) atTurnEnd(this);
+    if (this.ended.add(r)) atTurnEnd(this);
   }
 
-  /** TurnWriter: closes the responses that ended in this turn. */
+  /** TurnWriter: closes the responses that ended in this turn (each even if a listener of another throws, as with a tick each). */
   flushTurn(): void {
-    const rs = this.ended;
-    this.ended = this.closing;
-    // Each response closes even if a listener of another throws (as with a tick each).
-    let failed: { err: unknown } | undefined;
-    for (let i = 0; i < rs.length; i++) {
-      try {
-        rs[i]!.close(true);
-      } catch (err) {
-        failed ??= { err };
-      }
-    }
-    rs.length = 0;
-    this.closing = rs;
-    if (failed !== undefined) throw failed.err;
+    this.ended.drain(closeEnded);
   }
 
   /** Graceful stop: idle connections close now, busy ones after their response. */
@@ -233,6 +201,15 @@ export class FastPath implements TurnWriter {
 }
 
 type Listener = (this: FastResponse) => void;
+
+/** Serves a connection's request parsed in this turn (FastPath.serveAtTurnEnd): each even if the handling of another throws. */
+function serveConn(c: FastConn): void {
+  c.serve();
+}
+
+function closeEnded(r: FastResponse): void {
+  r.close(true);
+}
 
 /**
  * One client connection on the fast path: reads request heads and serves them one at a time

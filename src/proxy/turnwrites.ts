@@ -70,3 +70,34 @@ function runEach(list: TurnWriter[]): void {
     else list.splice(0, n);
   }
 }
+
+/**
+ * Items gathered during a turn and handled together at its end: two arrays used in turn, so that
+ * an item added while a batch is handled waits for the next one.
+ */
+export class TurnBatch<T> {
+  private items: T[] = [];
+  private spare: T[] = [];
+
+  /** Adds `t`; true when it is the first of its batch (the caller then arranges the batch's handling). */
+  add(t: T): boolean {
+    return this.items.push(t) === 1;
+  }
+
+  /** Calls `fn` on each item of the batch, each even if it throws for another (the first error is rethrown after), and starts the next batch. */
+  drain(fn: (t: T) => void): void {
+    const items = this.items;
+    this.items = this.spare;
+    let failed: { err: unknown } | undefined;
+    for (let i = 0; i < items.length; i++) {
+      try {
+        fn(items[i]!);
+      } catch (err) {
+        failed ??= { err };
+      }
+    }
+    items.length = 0;
+    this.spare = items;
+    if (failed !== undefined) throw failed.err;
+  }
+}

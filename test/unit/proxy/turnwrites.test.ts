@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { atTurnEnd, beforeTurnWrites, type TurnWriter } from '../../../src/proxy/turnwrites.js';
+import { atTurnEnd, beforeTurnWrites, TurnBatch, type TurnWriter } from '../../../src/proxy/turnwrites.js';
 
 class Writer implements TurnWriter {
   constructor(
@@ -78,4 +78,28 @@ test('turn writes: work that throws still lets the turn\'s writers go out, and t
     process.removeListener('uncaughtException', onError);
     for (const l of listeners) process.on('uncaughtException', l);
   }
+});
+
+test('TurnBatch: add says which item starts a batch; drain handles each item once, even past one that throws, and an item added meanwhile waits for the next batch', () => {
+  const b = new TurnBatch<string>();
+  assert.equal(b.add('a'), true);
+  assert.equal(b.add('b'), false);
+  assert.equal(b.add('c'), false);
+  const seen: string[] = [];
+  assert.throws(
+    () =>
+      b.drain((x) => {
+        seen.push(x);
+        if (x === 'a') assert.equal(b.add('late'), true, 'the first item of the next batch');
+        if (x === 'b') throw new Error('b failed');
+        if (x === 'c') throw new Error('c failed too');
+      }),
+    /b failed/,
+  );
+  assert.deepEqual(seen, ['a', 'b', 'c']);
+  b.drain((x) => seen.push(x));
+  assert.deepEqual(seen, ['a', 'b', 'c', 'late']);
+  b.drain((x) => seen.push(x));
+  assert.deepEqual(seen, ['a', 'b', 'c', 'late'], 'a drained batch is not handled again');
+  assert.equal(b.add('d'), true);
 });

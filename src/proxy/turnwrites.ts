@@ -25,52 +25,6 @@ export interface TurnWriter {
   flushTurn(): void;
 }
 
-const queue: TurnWriter[] = [];
-const first: TurnWriter[] = [];
-let armed = false;
-
-/** Calls `w.flushTurn()` at the end of this turn. Queue a writer once per batch of held bytes. */
-export function atTurnEnd(w: TurnWriter): void {
-  queue.push(w);
-  arm();
-}
-
-/**
- * Calls `w.flushTurn()` at the end of this turn, before the writers: whatever it queues with
- * atTurnEnd goes out in the same flush. Queue it once per batch of held work.
- */
-export function beforeTurnWrites(w: TurnWriter): void {
-  first.push(w);
-  arm();
-}
-
-function arm(): void {
-  if (!armed) {
-    armed = true;
-    setImmediate(flush);
-  }
-}
-
-function flush(): void {
-  armed = false;
-  try {
-    if (first.length !== 0) runEach(first);
-  } finally {
-    runEach(queue);
-  }
-}
-
-/** Runs the writers in `list` when this began; those queued while they run stay for the next flush. */
-function runEach(list: TurnWriter[]): void {
-  const n = list.length;
-  try {
-    for (let i = 0; i < n; i++) list[i]!.flushTurn();
-  } finally {
-    if (list.length === n) list.length = 0;
-    else list.splice(0, n);
-  }
-}
-
 /**
  * Items gathered during a turn and handled together at its end: two arrays used in turn, so that
  * an item added while a batch is handled waits for the next one.
@@ -100,4 +54,47 @@ export class TurnBatch<T> {
     this.spare = items;
     if (failed !== undefined) throw failed.err;
   }
+}
+
+const queue = new TurnBatch<TurnWriter>();
+const first = new TurnBatch<TurnWriter>();
+let armed = false;
+
+/** Calls `w.flushTurn()` at the end of this turn. Queue a writer once per batch of held bytes. */
+export function atTurnEnd(w: TurnWriter): void {
+  queue.add(w);
+  arm();
+}
+
+/**
+ * Calls `w.flushTurn()` at the end of this turn, before the writers: whatever it queues with
+ * atTurnEnd goes out in the same flush. Queue it once per batch of held work.
+ */
+export function beforeTurnWrites(w: TurnWriter): void {
+  first.add(w);
+  arm();
+}
+
+function arm(): void {
+  if (!armed) {
+    armed = true;
+    setImmediate(flush);
+  }
+}
+
+/**
+ * The turn's held work, then its writers: each writer even if another throws (a writer left out
+ * would hold its bytes for good); those queued while they run go out at the next flush.
+ */
+function flush(): void {
+  armed = false;
+  try {
+    first.drain(runTurn);
+  } finally {
+    queue.drain(runTurn);
+  }
+}
+
+function runTurn(w: TurnWriter): void {
+  w.flushTurn();
 }

@@ -14,6 +14,22 @@ class Writer implements TurnWriter {
   }
 }
 
+/** Runs `fn` with uncaught exceptions collected (instead of failing the test run); returns them. */
+async function collectingUncaught(fn: () => Promise<void>): Promise<unknown[]> {
+  const errors: unknown[] = [];
+  const onError = (err: unknown): void => void errors.push(err);
+  const listeners = process.listeners('uncaughtException');
+  process.removeAllListeners('uncaughtException');
+  process.on('uncaughtException', onError);
+  try {
+    await fn();
+  } finally {
+    process.removeListener('uncaughtException', onError);
+    for (const l of listeners) process.on('uncaughtException', l);
+  }
+  return errors;
+}
+
 test('turn writes: nothing is written during the turn; at its end every writer once, in the order queued', async () => {
   const log: string[] = [];
   const [a, b, c] = ['a', 'b', 'c'].map((n) => new Writer(n, log));
@@ -54,12 +70,7 @@ test('turn writes: work held with beforeTurnWrites runs first, and the writers i
 
 test('turn writes: work that throws still lets the turn\'s writers go out, and the next turn starts clean', async () => {
   const log: string[] = [];
-  const errors: unknown[] = [];
-  const onError = (err: unknown): void => void errors.push(err);
-  const listeners = process.listeners('uncaughtException');
-  process.removeAllListeners('uncaughtException');
-  process.on('uncaughtException', onError);
-  try {
+  const errors = await collectingUncaught(async () => {
     atTurnEnd(new Writer('w', log));
     beforeTurnWrites({
       flushTurn: () => {
@@ -68,16 +79,13 @@ test('turn writes: work that throws still lets the turn\'s writers go out, and t
     });
     await nextTurn();
     await nextTurn();
-    assert.deepEqual(log, ['w']);
-    assert.equal(errors.length, 1);
-    assert.match(String(errors[0]), /boom/);
-    beforeTurnWrites(new Writer('next', log));
-    await nextTurn();
-    assert.deepEqual(log, ['w', 'next']);
-  } finally {
-    process.removeListener('uncaughtException', onError);
-    for (const l of listeners) process.on('uncaughtException', l);
-  }
+  });
+  assert.deepEqual(log, ['w']);
+  assert.equal(errors.length, 1);
+  assert.match(String(errors[0]), /boom/);
+  beforeTurnWrites(new Writer('next', log));
+  await nextTurn();
+  assert.deepEqual(log, ['w', 'next']);
 });
 
 test('TurnBatch: add says which item starts a batch; drain handles each item once, even past one that throws, and an item added meanwhile waits for the next batch', () => {
@@ -102,4 +110,22 @@ test('TurnBatch: add says which item starts a batch; drain handles each item onc
   b.drain((x) => seen.push(x));
   assert.deepEqual(seen, ['a', 'b', 'c', 'late'], 'a drained batch is not handled again');
   assert.equal(b.add('d'), true);
+});
+
+test('turn writes: a writer that throws does not keep the writers after it from writing', async () => {
+  const log: string[] = [];
+  const errors = await collectingUncaught(async () => {
+    atTurnEnd(new Writer('before', log));
+    atTurnEnd({
+      flushTurn: () => {
+        throw new Error('writer failed');
+      },
+    });
+    atTurnEnd(new Writer('after', log));
+    await nextTurn();
+    await nextTurn();
+  });
+  assert.deepEqual(log, ['before', 'after']);
+  assert.equal(errors.length, 1);
+  assert.match(String(errors[0]), /writer failed/);
 });
